@@ -20,6 +20,7 @@ export const ERROR_KINDS = {
   rate_limited: { code: -32000, status: 429 },
   not_acceptable: { code: -32000, status: 406 },
   unsupported_media_type: { code: -32000, status: 415 },
+  conflict: { code: -32000, status: 409 },
   method_not_allowed: { code: -32000, status: 405 },
   capability_missing: { code: -32601, status: 400 },
   config: { code: -32603, status: 500 },
@@ -33,7 +34,11 @@ export class GatewayError extends Error {
   /** An upstream's own JSON-RPC code, kept so upstream protocol errors pass through unwrapped. */
   readonly upstreamCode?: number;
 
-  constructor(kind: ErrorKind, message: string, options?: { data?: unknown; upstreamCode?: number; cause?: unknown }) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    options?: { data?: unknown; upstreamCode?: number; cause?: unknown },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatewayError';
     this.kind = kind;

@@ -1,0 +1,243 @@
+// Public name <-> (upstream, original name): builds the merged catalogue from every upstream's cache,
+// pre-serialises each list once per rebuild, and resolves names and URIs for dispatch.
+import { createHash } from 'node:crypto';
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import type { CatalogItem, CatalogKind } from '../upstreams/catalog.js';
+import type { Upstream } from '../upstreams/pool.js';
+import type { Logger } from 'pino';
+
+export interface Target {
+  upstream: Upstream;
+  name: string;
+}
+
+export interface RouterUpstream {
+  upstream: Upstream;
+  prefix: string;
+  allow?: RegExp;
+  deny?: RegExp;
+}
+
+const MAX_NAME = 64;
+/** Colliding resource URIs are published as switchboard://<upstream>/<encoded original>, so both stay readable. */
+const COLLIDED_SCHEME = 'switchboard://';
+
+export const LIST_KEYS: Record<CatalogKind, string> = {
+  tools: 'tools',
+  prompts: 'prompts',
+  resources: 'resources',
+  resourceTemplates: 'resourceTemplates',
+};
+
+/** A public tool or prompt name: prefixed, and shortened with a stable hash past 64 characters. */
+export function publicName(prefix: string, separator: string, name: string): string {
+  const full = prefix ? `${prefix}${separator}${name}` : name;
+  if (full.length <= MAX_NAME) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 8);
+  return `${full.slice(0, MAX_NAME - hash.length - 1)}_${hash}`;
+}
+
+/** Compiles allow/deny lists of names with `*` wildcards into one regular expression. */
+export function globList(patterns: readonly string[] | undefined): RegExp | undefined {
+  if (!patterns) return undefined;
+  const parts = patterns.map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*'));
+  return new RegExp(`^(?:${parts.join('|') || '(?!)'})$`);
+}
+
+export class Router {
+  private tools = new Map<string, Target>();
+  private prompts = new Map<string, Target>();
+  private resources = new Map<string, Target>();
+  private templates: { template: UriTemplate; upstream: Upstream }[] = [];
+  private collided = new Map<Upstream, Set<string>>();
+  private lists: Record<CatalogKind, string> = {
+    tools: '{"tools":[]}',
+    prompts: '{"prompts":[]}',
+    resources: '{"resources":[]}',
+    resourceTemplates: '{"resourceTemplates":[]}',
+  };
+
+  constructor(
+    private readonly entries: readonly RouterUpstream[],
+    private readonly separator: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Name collisions among unprefixed upstreams right now, as messages (fatal at start-up). */
+  collisions(): string[] {
+    const owners = new Map<string, string>();
+    const found: string[] = [];
+    for (const entry of this.entries) {
+      for (const kind of ['tools', 'prompts'] as const) {
+        for (const item of this.visible(entry, kind)) {
+          const name = publicName(entry.prefix, this.separator, item.name);
+          const key = `${kind}:${name}`;
+          const other = owners.get(key);
+          if (other !== undefined && other !== entry.upstream.name) {
+            found.push(
+              `${kind === 'tools' ? 'tool' : 'prompt'} "${name}" is published by both "${other}" and "${entry.upstream.name}"`,
+            );
+          } else owners.set(key, entry.upstream.name);
+        }
+      }
+    }
+    return found;
+  }
+
+  /** Rebuilds every map and list from the upstreams' caches; returns the kinds whose list changed. */
+  rebuild(): CatalogKind[] {
+    const changed: CatalogKind[] = [];
+    const next = {
+      tools: this.buildNamed('tools', this.tools),
+      prompts: this.buildNamed('prompts', this.prompts),
+      ...this.buildResources(),
+    };
+    this.tools = next.tools.map;
+    this.prompts = next.prompts.map;
+    const lists = {
+      tools: next.tools.list,
+      prompts: next.prompts.list,
+      resources: next.resources,
+      resourceTemplates: next.resourceTemplates,
+    };
+    for (const kind of Object.keys(lists) as CatalogKind[]) {
+      const json = JSON.stringify({ [LIST_KEYS[kind]]: lists[kind] });
+      if (json !== this.lists[kind]) changed.push(kind);
+      this.lists[kind] = json;
+    }
+    return changed;
+  }
+
+  /** The pre-serialised `result` of a list request. */
+  listJson(kind: CatalogKind): string {
+    return this.lists[kind];
+  }
+
+  tool(name: string): Target | undefined {
+    return this.tools.get(name);
+  }
+
+  prompt(name: string): Target | undefined {
+    return this.prompts.get(name);
+  }
+
+  /** The upstream a URI reads from: listed URIs, rewritten collisions, then templates; undefined if unknown. */
+  resource(uri: string): Target | undefined {
+    const listed = this.resources.get(uri);
+    if (listed) return listed;
+    if (uri.startsWith(COLLIDED_SCHEME)) {
+      const rest = uri.slice(COLLIDED_SCHEME.length);
+      const slash = rest.indexOf('/');
+      const entry = this.entries.find((e) => e.upstream.name === rest.slice(0, slash));
+      if (entry && slash > 0)
+        return { upstream: entry.upstream, name: decodeURIComponent(rest.slice(slash + 1)) };
+    }
+    for (const { template, upstream } of this.templates) {
+      if (template.match(uri)) return { upstream, name: uri };
+    }
+    return undefined;
+  }
+
+  /** The upstream that lists this exact URI template (completion of template arguments). */
+  templateOwner(uriTemplate: string): Upstream | undefined {
+    return this.templates.find((t) => t.template.toString() === uriTemplate)?.upstream;
+  }
+
+  /** Upstreams that serve resources, in config order: where an unlisted URI is looked for. */
+  resourceUpstreams(): Upstream[] {
+    return this.entries
+      .map((e) => e.upstream)
+      .filter(
+        (u) => u.state === 'ready' && u.catalog.resources.length + u.catalog.resourceTemplates.length > 0,
+      );
+  }
+
+  /** Original URIs of this upstream that are published rewritten (empty for almost every upstream). */
+  collidedUris(upstream: Upstream): ReadonlySet<string> | undefined {
+    return this.collided.get(upstream);
+  }
+
+  publishedUri(upstream: Upstream, uri: string): string {
+    return this.collided.get(upstream)?.has(uri)
+      ? `${COLLIDED_SCHEME}${upstream.name}/${encodeURIComponent(uri)}`
+      : uri;
+  }
+
+  private visible(entry: RouterUpstream, kind: 'tools' | 'prompts'): CatalogItem[] {
+    const items = entry.upstream.catalog[kind];
+    if (kind !== 'tools' || (!entry.allow && !entry.deny)) return items;
+    return items.filter((t) => (!entry.allow || entry.allow.test(t.name)) && !entry.deny?.test(t.name));
+  }
+
+  private buildNamed(kind: 'tools' | 'prompts', previous: Map<string, Target>) {
+    const map = new Map<string, Target>();
+    const list: CatalogItem[] = [];
+    const claims = new Map<string, { entry: RouterUpstream; item: CatalogItem }[]>();
+    for (const entry of this.entries) {
+      for (const item of this.visible(entry, kind)) {
+        const name = publicName(entry.prefix, this.separator, item.name);
+        const claim = claims.get(name);
+        if (claim) claim.push({ entry, item });
+        else claims.set(name, [{ entry, item }]);
+      }
+    }
+    for (const [name, claimants] of claims) {
+      // The name's earlier owner keeps it; a newcomer that collides is kept out and reported.
+      const owner = claimants.find((c) => previous.get(name)?.upstream === c.entry.upstream) ?? claimants[0];
+      if (claimants.length > 1) {
+        const others = claimants.filter((c) => c !== owner).map((c) => c.entry.upstream.name);
+        this.log.error({ name, kept: owner.entry.upstream.name, keptOut: others }, `${kind} name collision`);
+      }
+      map.set(name, { upstream: owner.entry.upstream, name: owner.item.name });
+      list.push(name === owner.item.name ? owner.item : { ...owner.item, name });
+    }
+    return { map, list };
+  }
+
+  private buildResources() {
+    const owners = new Map<string, Upstream[]>();
+    for (const { upstream } of this.entries) {
+      for (const item of upstream.catalog.resources) {
+        const uri = String(item.uri);
+        const list = owners.get(uri);
+        if (!list) owners.set(uri, [upstream]);
+        else if (!list.includes(upstream)) list.push(upstream);
+      }
+    }
+    this.collided = new Map();
+    for (const [uri, list] of owners) {
+      if (list.length < 2) continue;
+      for (const upstream of list) {
+        let set = this.collided.get(upstream);
+        if (!set) this.collided.set(upstream, (set = new Set()));
+        set.add(uri);
+      }
+    }
+    const resources: CatalogItem[] = [];
+    this.resources = new Map();
+    for (const { upstream } of this.entries) {
+      for (const item of upstream.catalog.resources) {
+        const uri = String(item.uri);
+        const published = this.publishedUri(upstream, uri);
+        this.resources.set(published, { upstream, name: uri });
+        resources.push(published === uri ? item : { ...item, uri: published });
+      }
+    }
+    const resourceTemplates: CatalogItem[] = [];
+    this.templates = [];
+    for (const { upstream } of this.entries) {
+      for (const item of upstream.catalog.resourceTemplates) {
+        try {
+          this.templates.push({ template: new UriTemplate(String(item.uriTemplate)), upstream });
+          resourceTemplates.push(item);
+        } catch (error) {
+          this.log.warn(
+            { upstream: upstream.name, uriTemplate: item.uriTemplate, error: String(error) },
+            'bad URI template left out',
+          );
+        }
+      }
+    }
+    return { resources, resourceTemplates };
+  }
+}

@@ -1,0 +1,116 @@
+// Client sessions: a small record per session, a registry with a cap, and idle expiry (most clients never
+// send DELETE). Kept lean: an idle session holds a few fields and no objects it does not need yet.
+import { randomUUID } from 'node:crypto';
+import type {
+  ClientCapabilities,
+  JSONRPCMessage,
+  LoggingLevel,
+  RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Connection } from '../upstreams/pool.js';
+
+/** Where messages for a client go: the SSE stream of one POST, the session's GET stream, or stdout. */
+export interface Outlet {
+  /** Returns false when the message could not be delivered (no stream open). */
+  send(message: JSONRPCMessage): boolean;
+  /** Ends the stream (GET streams, when their session ends). */
+  close?(): void;
+}
+
+/** One client request in flight. */
+export interface Exchange {
+  readonly session: Session;
+  readonly requestId: RequestId;
+  readonly controller: AbortController;
+  /** Messages tied to this request (progress, logs, server-to-client requests), sent before its response. */
+  readonly related: Outlet;
+  connection?: Connection;
+}
+
+export interface Session {
+  readonly id: string;
+  readonly principal?: string;
+  protocolVersion: string;
+  clientCapabilities: ClientCapabilities;
+  lastSeen: number;
+  logLevel?: LoggingLevel;
+  /** Messages that belong to no request (list_changed, resource updates): the GET stream, or stdout. */
+  outlet?: Outlet;
+  inflight?: Map<RequestId, Exchange>;
+  /** Server-to-client requests waiting for the client's answer, by the id the gateway gave them. */
+  awaiting?: Map<number, (message: JSONRPCMessage) => void>;
+  nextOutgoingId: number;
+  subscriptions?: Set<string>;
+  /** Upstreams holding a per-session connection for this session. */
+  scopedUpstreams?: Set<string>;
+  closed: boolean;
+}
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, Session>();
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(
+    private readonly options: { idleTimeoutMs: number; max: number; onClose: (session: Session) => void },
+  ) {
+    if (options.idleTimeoutMs > 0) {
+      const every = Math.max(1000, Math.min(60_000, options.idleTimeoutMs / 4));
+      this.sweeper = setInterval(() => this.sweep(), every);
+      this.sweeper.unref();
+    }
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Returns undefined when the registry is full. */
+  create(
+    fields: Pick<Session, 'protocolVersion' | 'clientCapabilities'> & { principal?: string; id?: string },
+  ) {
+    if (this.sessions.size >= this.options.max) this.sweep();
+    if (this.sessions.size >= this.options.max) return undefined;
+    const session: Session = {
+      id: fields.id ?? randomUUID(),
+      principal: fields.principal,
+      protocolVersion: fields.protocolVersion,
+      clientCapabilities: fields.clientCapabilities,
+      lastSeen: Date.now(),
+      nextOutgoingId: 1,
+      closed: false,
+    };
+    this.sessions.set(session.id, session);
+    return session;
+  }
+
+  get(id: string): Session | undefined {
+    const session = this.sessions.get(id);
+    if (session) session.lastSeen = Date.now();
+    return session;
+  }
+
+  all(): IterableIterator<Session> {
+    return this.sessions.values();
+  }
+
+  close(session: Session): void {
+    if (session.closed) return;
+    session.closed = true;
+    this.sessions.delete(session.id);
+    this.options.onClose(session);
+  }
+
+  closeAll(): void {
+    for (const session of [...this.sessions.values()]) this.close(session);
+    clearInterval(this.sweeper);
+  }
+
+  /** Ends sessions idle past the timeout; a session with a request in flight or an open stream is not idle. */
+  sweep(now = Date.now()): void {
+    const limit = now - this.options.idleTimeoutMs;
+    for (const session of this.sessions.values()) {
+      if (session.lastSeen >= limit || session.inflight?.size || session.outlet) continue;
+      this.close(session);
+    }
+  }
+}

@@ -1,0 +1,242 @@
+// Connections to one upstream: a shared connection (which also keeps the catalogue), per-session connections
+// for `scope: session`, restart with backoff, and the state that /readyz and `check` report.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type {
+  ClientCapabilities,
+  JSONRPCNotification,
+  JSONRPCRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Logger } from 'pino';
+import {
+  emptyCatalog,
+  fetchCatalog,
+  fetchKind,
+  LIST_CHANGED_KINDS,
+  type Catalog,
+  type CatalogKind,
+} from './catalog.js';
+import { openClient, type OpenedClient, type UpstreamSpec } from './transports.js';
+
+export type UpstreamState = 'starting' | 'ready' | 'down' | 'disabled' | 'stopped';
+
+export interface Connection {
+  readonly upstream: Upstream;
+  readonly client: Client;
+  /** The client session this connection belongs to (scope: session), or undefined when shared. */
+  readonly sessionKey?: string;
+}
+
+/** How the gateway handles what an upstream sends on its own: server-to-client requests and notifications. */
+export interface UpstreamHooks {
+  onRequest(
+    connection: Connection,
+    request: JSONRPCRequest,
+    extra: RequestHandlerExtra<any, any>,
+  ): Promise<unknown>;
+  onNotification(connection: Connection, notification: JSONRPCNotification): void;
+  onCatalogChanged(upstream: Upstream): void;
+  onStateChanged(upstream: Upstream): void;
+}
+
+export interface UpstreamOptions {
+  name: string;
+  spec: UpstreamSpec;
+  scope: 'shared' | 'session';
+  timeoutMs: number;
+  log: Logger;
+  hooks: UpstreamHooks;
+  /** Capabilities declared on shared connections; per-session ones declare the client's own. */
+  sharedCapabilities: ClientCapabilities;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+export class Upstream {
+  readonly name: string;
+  state: UpstreamState = 'starting';
+  lastError?: string;
+  catalog: Catalog = emptyCatalog();
+  private shared?: Connection & { opened: OpenedClient };
+  private sessions = new Map<string, Promise<Connection & { opened: OpenedClient }>>();
+  private retryTimer?: NodeJS.Timeout;
+  private failures = 0;
+  private stopped = false;
+  private refreshing = new Map<CatalogKind, Promise<void>>();
+
+  constructor(readonly options: UpstreamOptions) {
+    this.name = options.name;
+  }
+
+  get log(): Logger {
+    return this.options.log;
+  }
+
+  get capabilities() {
+    return this.shared?.client.getServerCapabilities();
+  }
+
+  get instructions(): string | undefined {
+    return this.shared?.client.getInstructions();
+  }
+
+  /** The first connection attempt; resolves once it has settled either way (never rejects). */
+  async start(): Promise<void> {
+    await this.connectShared();
+  }
+
+  /** The connection a call from this client session goes through. */
+  async connectionFor(sessionKey: string, capabilities: ClientCapabilities): Promise<Connection> {
+    if (this.options.scope === 'shared' || this.state !== 'ready') {
+      if (!this.shared)
+        throw new Error(
+          `upstream "${this.name}" is ${this.state}${this.lastError ? `: ${this.lastError}` : ''}`,
+        );
+      return this.shared;
+    }
+    let pending = this.sessions.get(sessionKey);
+    if (!pending) {
+      pending = this.open(capabilities, sessionKey);
+      this.sessions.set(sessionKey, pending);
+      pending.catch(() => this.sessions.delete(sessionKey));
+    }
+    return pending;
+  }
+
+  /** Ends the per-session connection (and its process) when the client session ends. */
+  async releaseSession(sessionKey: string): Promise<void> {
+    const pending = this.sessions.get(sessionKey);
+    if (!pending) return;
+    this.sessions.delete(sessionKey);
+    const connection = await pending.catch(() => undefined);
+    if (connection) await closeOpened(connection.opened);
+  }
+
+  /** Every live connection, for fan-out such as logging/setLevel. */
+  async liveConnections(): Promise<Connection[]> {
+    const list: Connection[] = this.shared ? [this.shared] : [];
+    for (const pending of this.sessions.values()) {
+      const connection = await pending.catch(() => undefined);
+      if (connection) list.push(connection);
+    }
+    return list;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    const closing: Promise<void>[] = [];
+    if (this.shared) closing.push(closeOpened(this.shared.opened));
+    for (const key of [...this.sessions.keys()]) closing.push(this.releaseSession(key));
+    this.shared = undefined;
+    await Promise.all(closing);
+    this.setState('stopped');
+  }
+
+  private async open(capabilities: ClientCapabilities, sessionKey?: string) {
+    const opened = await openClient(this.options.spec, capabilities, this.options.timeoutMs, this.log);
+    const connection = { upstream: this, client: opened.client, sessionKey, opened };
+    const { hooks } = this.options;
+    // Every server-to-client message goes to the gateway untouched; ping is routed like the rest.
+    opened.client.removeRequestHandler('ping');
+    opened.client.fallbackRequestHandler = (request, extra) =>
+      hooks.onRequest(connection, request, extra) as Promise<any>;
+    opened.client.fallbackNotificationHandler = async (notification) => {
+      const kinds = LIST_CHANGED_KINDS[notification.method];
+      if (kinds) for (const kind of kinds) void this.refresh(kind);
+      hooks.onNotification(connection, notification as JSONRPCNotification);
+    };
+    if (sessionKey !== undefined) {
+      opened.client.onclose = () => {
+        if (this.sessions.get(sessionKey) === undefined) return;
+        this.sessions.delete(sessionKey);
+        this.log.warn({ sessionId: sessionKey }, 'per-session upstream connection closed');
+      };
+    }
+    return connection;
+  }
+
+  private async connectShared(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const connection = await this.open(this.options.sharedCapabilities);
+      let catalog: Catalog;
+      try {
+        catalog = await fetchCatalog(connection.client, this.options.timeoutMs);
+      } catch (error) {
+        await closeOpened(connection.opened);
+        throw error;
+      }
+      if (this.stopped) return void (await closeOpened(connection.opened));
+      connection.client.onclose = () => this.onSharedClosed(connection);
+      this.shared = connection;
+      this.catalog = catalog;
+      this.failures = 0;
+      this.lastError = undefined;
+      this.setState('ready');
+      this.options.hooks.onCatalogChanged(this);
+      this.log.info(
+        { tools: catalog.tools.length, prompts: catalog.prompts.length, resources: catalog.resources.length },
+        'upstream ready',
+      );
+    } catch (error) {
+      this.markDown(describe(error));
+    }
+  }
+
+  private onSharedClosed(connection: Connection): void {
+    if (this.shared !== connection) return;
+    this.shared = undefined;
+    if (this.stopped) return;
+    this.markDown('connection closed (the upstream exited or hung up)');
+  }
+
+  private markDown(reason: string): void {
+    this.lastError = reason;
+    const hadItems = Object.values(this.catalog).some((list) => list.length > 0);
+    this.catalog = emptyCatalog();
+    this.setState('down');
+    if (hadItems) this.options.hooks.onCatalogChanged(this);
+    const { initialMs, maxMs } = this.options.backoff ?? { initialMs: 500, maxMs: 30_000 };
+    const delay = Math.min(maxMs, initialMs * 2 ** this.failures++);
+    this.log.error({ error: reason, retryInMs: delay }, 'upstream down');
+    this.retryTimer = setTimeout(() => void this.connectShared(), delay);
+    this.retryTimer.unref();
+  }
+
+  /** Refetches one list after list_changed; concurrent notices coalesce into one follow-up fetch. */
+  private refresh(kind: CatalogKind): Promise<void> {
+    const running = this.refreshing.get(kind);
+    if (running) return running.then(() => this.refresh(kind));
+    const job = (async () => {
+      const client = this.shared?.client;
+      if (!client) return;
+      try {
+        this.catalog = { ...this.catalog, [kind]: await fetchKind(client, kind, this.options.timeoutMs) };
+        this.options.hooks.onCatalogChanged(this);
+      } catch (error) {
+        this.log.warn(
+          { error: describe(error), kind },
+          'refreshing the catalogue failed; keeping the old one',
+        );
+      }
+    })().finally(() => this.refreshing.delete(kind));
+    this.refreshing.set(kind, job);
+    return job;
+  }
+
+  private setState(state: UpstreamState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.options.hooks.onStateChanged(this);
+  }
+}
+
+async function closeOpened(opened: OpenedClient): Promise<void> {
+  opened.client.onclose = undefined;
+  await opened.client.close().catch(() => {});
+  await opened.dispose().catch(() => {});
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

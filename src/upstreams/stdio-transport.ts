@@ -1,0 +1,150 @@
+// A lean SDK Transport to a stdio MCP server: newline-delimited JSON over a child's pipes, parsed once and
+// never re-validated (the per-message zod pass of the SDK's own transport is the hot path's biggest cost).
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+
+/** Variables a child inherits from the gateway; everything else must be named in `env` (no secret leaks by default). */
+const INHERITED_ENV = [
+  'HOME',
+  'LOGNAME',
+  'PATH',
+  'SHELL',
+  'TERM',
+  'USER',
+  'LANG',
+  'LC_ALL',
+  'TMPDIR',
+  'TZ',
+  'NODE_OPTIONS',
+];
+
+export interface StdioTransportOptions {
+  command: string;
+  args: readonly string[];
+  env: Readonly<Record<string, string>>;
+  cwd?: string;
+  /** Called with each line the child writes to stderr. */
+  onStderr?: (line: string) => void;
+  /** Called with stdout lines that are not JSON-RPC; they are dropped. */
+  onGarbage?: (line: string) => void;
+  /** How long to wait after closing stdin, then after SIGTERM, before escalating. */
+  killGraceMs?: number;
+}
+
+export class StdioClientTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  private child?: ChildProcess;
+  private pending = '';
+  private closed = false;
+  private exited?: Promise<void>;
+
+  constructor(private readonly options: StdioTransportOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): Promise<void> {
+    const env: Record<string, string> = {};
+    for (const key of INHERITED_ENV) if (process.env[key] !== undefined) env[key] = process.env[key]!;
+    Object.assign(env, this.options.env);
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.options.command, [...this.options.args], {
+        env,
+        cwd: this.options.cwd,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        windowsHide: true,
+      });
+      this.child = child;
+      this.exited = new Promise((done) => child.once('exit', () => done()));
+      child.once('error', (error) => {
+        if (!child.pid) reject(new Error(`cannot start "${this.options.command}": ${error.message}`));
+        else this.onerror?.(error);
+        this.finish();
+      });
+      child.once('spawn', () => resolve());
+      child.once('close', () => this.finish());
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (chunk: string) => this.receive(chunk));
+      child.stdin!.on('error', (error) => this.onerror?.(error));
+      let stderrTail = '';
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (chunk: string) => {
+        const lines = (stderrTail + chunk).split('\n');
+        stderrTail = lines.pop()!;
+        for (const line of lines) if (line) this.options.onStderr?.(line);
+      });
+    });
+  }
+
+  private receive(chunk: string): void {
+    let start = 0;
+    let text = chunk;
+    if (this.pending) {
+      text = this.pending + chunk;
+      this.pending = '';
+    }
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      const line = text.slice(start, end).trim();
+      start = end + 1;
+      if (line) this.deliver(line);
+    }
+    if (start < text.length) this.pending = text.slice(start);
+  }
+
+  private deliver(line: string): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      this.options.onGarbage?.(line);
+      return;
+    }
+    if (!message || typeof message !== 'object' || (message as { jsonrpc?: unknown }).jsonrpc !== '2.0') {
+      this.options.onGarbage?.(line);
+      return;
+    }
+    this.onmessage?.(message as JSONRPCMessage);
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    const stdin = this.child?.stdin;
+    if (!stdin || this.closed || !stdin.writable)
+      return Promise.reject(new Error('upstream process is not running'));
+    stdin.write(JSON.stringify(message) + '\n');
+    return Promise.resolve();
+  }
+
+  /** Stops the child politely: close stdin, then SIGTERM, then SIGKILL. */
+  async close(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.finish();
+      return;
+    }
+    const grace = this.options.killGraceMs ?? 2000;
+    const waitExit = (ms: number) =>
+      Promise.race([
+        this.exited!.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref()),
+      ]);
+    child.stdin?.end();
+    if (!(await waitExit(grace))) {
+      child.kill('SIGTERM');
+      if (!(await waitExit(grace))) {
+        child.kill('SIGKILL');
+        await waitExit(grace);
+      }
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onclose?.();
+  }
+}

@@ -1,0 +1,105 @@
+// Opens an SDK Client on one upstream: stdio (our lean transport), Streamable HTTP falling back to legacy
+// SSE, or in-memory for a built-in server. Knows nothing of fastify or policy.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import { StdioClientTransport } from './stdio-transport.js';
+
+export interface InMemoryServer {
+  connect(transport: Transport): Promise<void>;
+}
+
+export type UpstreamSpec =
+  | {
+      kind: 'stdio';
+      command: string;
+      args: readonly string[];
+      env: Readonly<Record<string, string>>;
+      cwd?: string;
+    }
+  | {
+      kind: 'http';
+      url: string;
+      headers: Readonly<Record<string, string>>;
+      transport?: 'streamable-http' | 'sse';
+    }
+  | { kind: 'memory'; create(): Promise<{ server: InMemoryServer; close(): Promise<void> }> };
+
+export interface OpenedClient {
+  client: Client;
+  transport: Transport;
+  /** Releases what the transport alone does not (a built-in server instance). */
+  dispose(): Promise<void>;
+}
+
+export const GATEWAY_INFO = { name: 'switchboard', version: '0.1.0' };
+
+export async function openClient(
+  spec: UpstreamSpec,
+  capabilities: ClientCapabilities,
+  timeoutMs: number,
+  log: Logger,
+): Promise<OpenedClient> {
+  const client = () => new Client(GATEWAY_INFO, { capabilities });
+  switch (spec.kind) {
+    case 'stdio': {
+      const transport = new StdioClientTransport({
+        ...spec,
+        onStderr: (line) => log.info({ stderr: line }, 'upstream stderr'),
+        onGarbage: (line) =>
+          log.warn({ line: line.slice(0, 200) }, 'upstream wrote a line that is not JSON-RPC'),
+      });
+      return connect(client(), transport, timeoutMs, async () => {});
+    }
+    case 'memory': {
+      const instance = await spec.create();
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+      await instance.server.connect(serverSide);
+      return connect(client(), clientSide, timeoutMs, () => instance.close());
+    }
+    case 'http': {
+      const url = new URL(spec.url);
+      const requestInit = { headers: { ...spec.headers } };
+      if (spec.transport !== 'sse') {
+        try {
+          return await connect(
+            client(),
+            new StreamableHTTPClientTransport(url, { requestInit }),
+            timeoutMs,
+            async () => {},
+          );
+        } catch (error) {
+          // Only a server that rejects the POST itself speaks the legacy protocol; anything else is an outage.
+          if (spec.transport === 'streamable-http' || !looksLikeLegacyServer(error)) throw error;
+          log.info({ error: (error as Error).message }, 'Streamable HTTP refused; trying legacy SSE');
+        }
+      }
+      return connect(client(), new SSEClientTransport(url, { requestInit }), timeoutMs, async () => {});
+    }
+  }
+}
+
+async function connect(
+  client: Client,
+  transport: Transport,
+  timeoutMs: number,
+  dispose: () => Promise<void>,
+): Promise<OpenedClient> {
+  try {
+    await client.connect(transport, { timeout: timeoutMs });
+  } catch (error) {
+    await transport.close().catch(() => {});
+    await dispose().catch(() => {});
+    throw error;
+  }
+  return { client, transport, dispose };
+}
+
+function looksLikeLegacyServer(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' && code >= 400 && code < 500;
+}

@@ -250,6 +250,14 @@ function formatIssue(at: string[], issue: z.core.$ZodIssue): string {
   }
   const where = at.length ? at.join('.') : '(top level)';
   if (issue.code === 'invalid_type' && issue.input === undefined) return `${where}: required`;
+  if (issue.code === 'invalid_key') return `${where}: ${issue.issues[0]?.message ?? issue.message}`;
+  if (issue.code === 'invalid_union') {
+    // The branch whose type matched says what is wrong; a plain type mismatch says least.
+    const branch = issue.errors.find(
+      (e) => !(e.length === 1 && e[0].code === 'invalid_type' && e[0].path.length === 0),
+    );
+    if (branch?.length) return formatIssue([...at, ...branch[0].path.map(String)], branch[0]);
+  }
   return `${where}: ${issue.message}`;
 }
 

@@ -133,7 +133,9 @@ export class Upstream {
   }
 
   private async open(capabilities: ClientCapabilities, sessionKey?: string) {
-    const opened = await openClient(this.options.spec, capabilities, this.options.timeoutMs, this.log);
+    // Start-up gets at least a minute: `npx -y` may be downloading the server on first run.
+    const startTimeout = Math.max(this.options.timeoutMs, 60_000);
+    const opened = await openClient(this.options.spec, capabilities, startTimeout, this.log);
     const connection = { upstream: this, client: opened.client, sessionKey, opened };
     const { hooks } = this.options;
     // Every server-to-client message goes to the gateway untouched; ping is routed like the rest.
@@ -161,7 +163,7 @@ export class Upstream {
       const connection = await this.open(this.options.sharedCapabilities);
       let catalog: Catalog;
       try {
-        catalog = await fetchCatalog(connection.client, this.options.timeoutMs);
+        catalog = await fetchCatalog(connection.client, Math.max(this.options.timeoutMs, 60_000));
       } catch (error) {
         await closeOpened(connection.opened);
         throw error;

@@ -16,7 +16,10 @@ export const BASIC_SERVER = path.join(ROOT, 'test/fixtures/servers/basic-server.
 
 /** A stdio upstream entry running the basic fixture server. */
 export function basicStdio(label: string, extra: string[] = []) {
-  return { command: process.execPath, args: ['--import', 'tsx', BASIC_SERVER, '--stdio', '--label', label, ...extra] };
+  return {
+    command: process.execPath,
+    args: ['--import', 'tsx', BASIC_SERVER, '--stdio', '--label', label, ...extra],
+  };
 }
 
 export interface RunningGateway {
@@ -39,10 +42,16 @@ export async function connectClient(url: string, capabilities: ClientCapabilitie
 }
 
 /** Starts the basic fixture over Streamable HTTP; resolves with its URL once it listens. */
-export async function startHttpFixture(label: string): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', BASIC_SERVER, '--http', '--port', '0', '--label', label], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+export async function startHttpFixture(
+  label: string,
+): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', BASIC_SERVER, '--http', '--port', '0', '--label', label],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let seen = '';
     child.stderr!.setEncoding('utf8');
@@ -69,7 +78,11 @@ export async function startHttpFixture(label: string): Promise<{ url: string; ch
 export async function rawPost(url: string, body: string, headers: Record<string, string> = {}) {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
     body,
   });
   const text = await response.text();

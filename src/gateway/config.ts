@@ -58,6 +58,12 @@ const builtinNames = Object.keys(builtinServers) as [string, ...string[]];
 /** Options of a built-in server sit beside `builtin:`; its own schema checks them. */
 export const builtinUpstreamSchema = z.looseObject({ ...common, builtin: z.enum(builtinNames) });
 
+const KNOWN_UPSTREAM_KEYS = new Set([
+  ...Object.keys(stdioUpstreamSchema.shape),
+  ...Object.keys(httpUpstreamSchema.shape),
+  'builtin',
+]);
+
 const upstreamSchema = z.union([stdioUpstreamSchema, httpUpstreamSchema, builtinUpstreamSchema]);
 
 export const configSchema = z.strictObject({
@@ -235,7 +241,12 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
     const branch =
       entry && typeof entry === 'object' ? ['command', 'url', 'builtin'].findIndex((k) => k in entry) : -1;
     if (branch === -1 || !issue.errors[branch]) {
-      return `${at.join('.')}: an upstream needs one of command (stdio), url (HTTP) or builtin`;
+      const unknown =
+        entry && typeof entry === 'object'
+          ? Object.keys(entry).filter((k) => !KNOWN_UPSTREAM_KEYS.has(k))
+          : [];
+      const hint = `${at.join('.')}: an upstream needs one of command (stdio), url (HTTP) or builtin`;
+      return [...unknown.map((k) => `${[...at, k].join('.')}: unknown key`), hint].join('; ');
     }
     return issue.errors[branch]
       .map((inner) => formatIssue([...at, ...inner.path.map(String)], inner))

@@ -40,6 +40,8 @@ export class StdioClientTransport implements Transport {
   private pending = '';
   private closed = false;
   private exited?: Promise<void>;
+  /** The last stderr lines, to explain an exit. */
+  private stderrTail: string[] = [];
 
   constructor(private readonly options: StdioTransportOptions) {}
 
@@ -75,7 +77,12 @@ export class StdioClientTransport implements Transport {
       child.stderr!.on('data', (chunk: string) => {
         const lines = (stderrTail + chunk).split('\n');
         stderrTail = lines.pop()!;
-        for (const line of lines) if (line) this.options.onStderr?.(line);
+        for (const line of lines) {
+          if (!line) continue;
+          this.options.onStderr?.(line);
+          this.stderrTail.push(line);
+          if (this.stderrTail.length > 5) this.stderrTail.shift();
+        }
       });
     });
   }
@@ -108,6 +115,16 @@ export class StdioClientTransport implements Transport {
       return;
     }
     this.onmessage?.(message as JSONRPCMessage);
+  }
+
+  /** How the child ended, with its last stderr lines: what a user needs to see when start-up fails. */
+  exitDescription(): string | undefined {
+    const child = this.child;
+    if (!child?.pid || (child.exitCode === null && child.signalCode === null)) return undefined;
+    const how =
+      child.exitCode !== null ? `exited with code ${child.exitCode}` : `was killed by ${child.signalCode}`;
+    const tail = this.stderrTail.join(' | ').slice(-500);
+    return `the process ${how}${tail ? `; stderr: ${tail}` : ''}`;
   }
 
   send(message: JSONRPCMessage): Promise<void> {

@@ -53,7 +53,14 @@ export async function openClient(
         onGarbage: (line) =>
           log.warn({ line: line.slice(0, 200) }, 'upstream wrote a line that is not JSON-RPC'),
       });
-      return connect(client(), transport, timeoutMs, async () => {});
+      try {
+        return await connect(client(), transport, timeoutMs, async () => {});
+      } catch (error) {
+        // "Connection closed" says little; the exit code and stderr say why.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const exit = transport.exitDescription();
+        throw exit ? new Error(`${(error as Error).message}: ${exit}`) : error;
+      }
     }
     case 'memory': {
       const instance = await spec.create();

@@ -13,12 +13,14 @@ import { buildGateway } from '../../src/gateway/server.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BASIC_SERVER = path.join(ROOT, 'test/fixtures/servers/basic-server.ts');
+/** tsx as an absolute URL, so fixtures start from any working directory. */
+export const TSX = import.meta.resolve('tsx');
 
 /** A stdio upstream entry running the basic fixture server. */
 export function basicStdio(label: string, extra: string[] = []) {
   return {
     command: process.execPath,
-    args: ['--import', 'tsx', BASIC_SERVER, '--stdio', '--label', label, ...extra],
+    args: ['--import', TSX, BASIC_SERVER, '--stdio', '--label', label, ...extra],
   };
 }
 

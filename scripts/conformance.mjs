@@ -163,7 +163,13 @@ async function runSuite(url, outDir, scenario) {
     [SUITE_CLI, 'server', '--url', url, ...selection, '-o', outDir],
     join(outDir, 'suite.log'),
   );
-  const timer = setTimeout(() => void proc.stop(), scenario ? 60_000 : 180_000);
+  // Every scenario answers in about a second; a limit keeps a hanging target from stalling the whole run.
+  const limit = scenario ? 20_000 : 180_000;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void proc.stop();
+  }, limit);
   await proc.exited;
   clearTimeout(timer);
   await proc.stop();
@@ -183,8 +189,10 @@ async function runSuite(url, outDir, scenario) {
     const messages = failures.map((c) => `${c.id}: ${c.errorMessage ?? c.description}`);
     results.set(name, { pass: failures.length === 0, messages, dir: join(outDir, dir) });
   }
+  const why = timedOut ? `timed out after ${limit / 1000} s` : 'no result';
   if (scenario && !results.has(scenario))
-    results.set(scenario, { pass: false, messages: [`no result; see ${outDir}/suite.log`] });
+    results.set(scenario, { pass: false, messages: [why], dir: outDir });
+  results.timedOut = timedOut;
   return results;
 }
 
@@ -199,8 +207,11 @@ async function runTarget(name, url) {
   if (!args.has('--quick')) {
     for (const scenario of RACY) {
       log(`${name}: ${scenario} x${REPEATS - 1} more`);
-      for (let i = 1; i < REPEATS; i++)
-        add(await runSuite(url, join(RESULTS, name, `${scenario}-${i}`), scenario));
+      for (let i = 1; i < REPEATS; i++) {
+        const results = await runSuite(url, join(RESULTS, name, `${scenario}-${i}`), scenario);
+        add(results);
+        if (results.timedOut) break; // one hang is enough to know; nine more would take minutes
+      }
     }
   }
   return runs;
@@ -226,6 +237,9 @@ function report(targets, scenarios) {
   const notes = [];
   for (const t of targets) {
     if (t.error) notes.push(`- ${t.name}: not run: ${t.error}`);
+    const missing = t.runs ? scenarios.filter((s) => !t.runs.has(s)) : [];
+    if (missing.length)
+      notes.push(`- ${t.name}: no result for ${missing.join(', ')} (see its suite/suite.log)`);
     for (const [scenario, runs] of t.runs ?? []) {
       const failed = runs.filter((r) => !r.pass);
       if (failed.length === 0) continue;
@@ -316,10 +330,12 @@ async function main() {
   return problems.length ? 1 : 0;
 }
 
-process.once('SIGINT', () => {
-  stopAllNow();
-  process.exit(130);
-});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    stopAllNow();
+    process.exit(130);
+  });
+}
 main().then(
   (code) => process.exit(code),
   (error) => {

@@ -111,9 +111,10 @@ export type HttpUpstreamConfig = z.output<typeof httpUpstreamSchema>;
 export type BuiltinUpstreamConfig = z.output<typeof builtinUpstreamSchema>;
 
 export function upstreamKind(upstream: UpstreamConfig): 'stdio' | 'http' | 'builtin' {
+  // `builtin` first: a built-in server's own options may include a `url` (sql does).
+  if ('builtin' in upstream) return 'builtin';
   if ('command' in upstream) return 'stdio';
-  if ('url' in upstream) return 'http';
-  return 'builtin';
+  return 'http';
 }
 
 /** Reads, expands and validates a config file; every failure is a GatewayError of kind `config`. */

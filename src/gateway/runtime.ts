@@ -19,6 +19,7 @@ import {
 } from './config.js';
 import { globList, Router } from './router.js';
 import { SessionRegistry, type Exchange, type Session } from './sessions.js';
+import { forgetTasks } from './tasks.js';
 import { handleUpstreamNotification, handleUpstreamRequest } from './upstream-traffic.js';
 
 const LIST_CHANGED: Record<CatalogKind, string> = {
@@ -41,6 +42,8 @@ export class Runtime {
   readonly sessions: SessionRegistry;
   /** Client requests in flight per upstream connection: how a server-to-client request finds its origin. */
   readonly inflight = new Map<Connection, Set<Exchange>>();
+  /** Which session owns each task created through the gateway. */
+  readonly taskOwners = new Map<string, Session>();
   settled = false;
   private started?: Promise<void>;
 
@@ -146,6 +149,7 @@ export class Runtime {
 
   private onSessionClosed(session: Session): void {
     session.outlet?.close?.();
+    forgetTasks(this, session);
     for (const exchange of session.inflight?.values() ?? [])
       exchange.controller.abort(new Error('session closed'));
     for (const name of session.scopedUpstreams ?? []) void this.upstream(name)?.releaseSession(session.id);

@@ -69,6 +69,10 @@ export async function buildGateway(
   });
   registerMcpEndpoint(app, runtime);
 
+  // Open GET streams would hold server.close() forever: end the sessions first.
+  app.addHook('preClose', async () => {
+    runtime.sessions.closeAll();
+  });
   app.addHook('onClose', async () => {
     await runtime.stop();
   });

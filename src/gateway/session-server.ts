@@ -9,14 +9,14 @@ import {
   type JSONRPCRequest,
   type LoggingLevel,
 } from '@modelcontextprotocol/sdk/types.js';
-import { GatewayError, toGatewayError } from '../errors.js';
-import { passthroughResult, type CatalogKind } from '../upstreams/catalog.js';
-import type { Upstream } from '../upstreams/pool.js';
+import { GatewayError } from '../errors.js';
+import type { CatalogKind } from '../upstreams/catalog.js';
 import { GATEWAY_INFO } from '../upstreams/transports.js';
+import { forward, fromUpstreamError } from './dispatch.js';
 import type { Runtime } from './runtime.js';
 import type { Exchange, Session } from './sessions.js';
+import { handleTaskRequest, recordTask, TASK_METHODS } from './tasks.js';
 import { levelIndex, mostVerboseLevel } from './upstream-traffic.js';
-import { rewriteUris } from './uri-rewrite.js';
 
 export const SERVER_CAPABILITIES = {
   tools: { listChanged: true },
@@ -25,6 +25,8 @@ export const SERVER_CAPABILITIES = {
   logging: {},
   completions: {},
 };
+
+const TASK_CAPABILITY = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
 
 const LIST_METHODS: Record<string, CatalogKind> = {
   'tools/list': 'tools',
@@ -84,7 +86,12 @@ async function dispatch(runtime: Runtime, exchange: Exchange, request: JSONRPCRe
     case 'tools/call': {
       const target = router.tool(String(params.name));
       if (!target) throw new GatewayError('not_found', `Unknown tool: ${params.name}`);
-      return forward(runtime, exchange, target.upstream, request.method, { ...params, name: target.name });
+      const result = await forward(runtime, exchange, target.upstream, request.method, {
+        ...params,
+        name: target.name,
+      });
+      if (params.task) recordTask(runtime, exchange.session, target.upstream, result);
+      return result;
     }
     case 'prompts/get': {
       const target = router.prompt(String(params.name));
@@ -101,6 +108,8 @@ async function dispatch(runtime: Runtime, exchange: Exchange, request: JSONRPCRe
     case 'logging/setLevel':
       return setLevel(runtime, exchange, params.level);
     default:
+      if (TASK_METHODS.has(request.method))
+        return handleTaskRequest(runtime, exchange, request.method, params);
       throw new GatewayError('method_not_found', `Method not found: ${request.method}`);
   }
 }
@@ -112,54 +121,14 @@ function initialize(runtime: Runtime, session: Session, params: Record<string, a
     .map((u) => u.instructions && `${u.name}: ${u.instructions}`)
     .filter(Boolean)
     .join('\n\n');
+  // Tasks are offered when an upstream runs tool calls as tasks; the gateway only routes them.
+  const tasks = runtime.upstreams.some((u) => u.capabilities?.tasks?.requests?.tools?.call);
   return {
     protocolVersion: session.protocolVersion,
-    capabilities: SERVER_CAPABILITIES,
+    capabilities: tasks ? { ...SERVER_CAPABILITIES, tasks: TASK_CAPABILITY } : SERVER_CAPABILITIES,
     serverInfo: GATEWAY_INFO,
     ...(instructions ? { instructions } : {}),
   };
-}
-
-/** Sends a request to an upstream on behalf of the exchange: progress mapped back, cancellation and timeout carried. */
-export async function forward(
-  runtime: Runtime,
-  exchange: Exchange,
-  upstream: Upstream,
-  method: string,
-  params: Record<string, any>,
-): Promise<unknown> {
-  let connection;
-  try {
-    connection = await upstream.connectionFor(exchange.session.id, exchange.session.clientCapabilities);
-  } catch (error) {
-    throw new GatewayError('upstream_unavailable', (error as Error).message);
-  }
-  if (connection.sessionKey !== undefined)
-    (exchange.session.scopedUpstreams ??= new Set()).add(upstream.name);
-  exchange.connection = connection;
-  let tracked = runtime.inflight.get(connection);
-  if (!tracked) runtime.inflight.set(connection, (tracked = new Set()));
-  tracked.add(exchange);
-  const token = params._meta?.progressToken;
-  let onprogress;
-  if (token !== undefined) {
-    // The SDK puts its own per-connection token upstream; the client's token is restored on the way back.
-    const { progressToken: _, ...meta } = params._meta;
-    params = { ...params, _meta: meta };
-    onprogress = (progress: object) =>
-      exchange.related.send({
-        jsonrpc: '2.0',
-        method: 'notifications/progress',
-        params: { ...progress, progressToken: token },
-      } as JSONRPCNotification);
-  }
-  const result = await connection.client.request({ method, params } as any, passthroughResult, {
-    signal: exchange.controller.signal,
-    timeout: upstream.options.timeoutMs,
-    resetTimeoutOnProgress: onprogress !== undefined,
-    onprogress,
-  });
-  return rewriteUris(runtime.router, upstream, result);
 }
 
 async function readResource(runtime: Runtime, exchange: Exchange, params: Record<string, any>) {
@@ -292,22 +261,4 @@ function isCancellation(exchange: Exchange): boolean {
 function isNotFound(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return code === -32002 || code === -32602;
-}
-
-/** Upstream protocol errors keep their code and message; outages and timeouts get the gateway's kinds. */
-function fromUpstreamError(error: unknown): GatewayError {
-  if (error instanceof GatewayError) return error;
-  const code = (error as { code?: unknown }).code;
-  const message = error instanceof Error ? error.message.replace(/^MCP error -?\d+: /, '') : String(error);
-  if (code === -32001) return new GatewayError('timeout', `Upstream request timed out: ${message}`);
-  if (code === -32000 && /Connection closed/.test(message)) {
-    return new GatewayError('upstream_unavailable', 'Upstream connection closed before it answered');
-  }
-  if (typeof code === 'number' && Number.isInteger(code)) {
-    return new GatewayError('internal', message, {
-      upstreamCode: code,
-      data: (error as { data?: unknown }).data,
-    });
-  }
-  return toGatewayError(error);
 }

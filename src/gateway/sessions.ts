@@ -41,6 +41,8 @@ export interface Session {
   awaiting?: Map<number, (message: JSONRPCMessage) => void>;
   nextOutgoingId: number;
   subscriptions?: Set<string>;
+  /** Tasks this session created, by task id: the upstream that runs each. */
+  tasks?: Map<string, string>;
   /** Upstreams holding a per-session connection for this session. */
   scopedUpstreams?: Set<string>;
   closed: boolean;

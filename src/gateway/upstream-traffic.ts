@@ -11,6 +11,7 @@ import type {
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Connection } from '../upstreams/pool.js';
 import type { Runtime } from './runtime.js';
+import { deliverTaskStatus } from './tasks.js';
 import type { Outlet, Session } from './sessions.js';
 
 const LEVELS: LoggingLevel[] = [
@@ -127,6 +128,7 @@ export function handleUpstreamNotification(
     return;
   }
   if (method.endsWith('/list_changed')) return; // the catalogue refresh announces these once, merged
+  if (method === 'notifications/tasks/status' && deliverTaskStatus(runtime, notification)) return;
   const origin = originOf(runtime, connection);
   if (origin?.channel) origin.channel.send(notification);
   else connection.upstream.log.debug({ method }, 'notification with no known client session dropped');

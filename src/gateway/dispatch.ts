@@ -1,0 +1,69 @@
+// The terminal stage of the pipeline: one request to one upstream on behalf of a client exchange, with
+// progress mapped back to the client's token, cancellation and timeout carried, and errors kept precise.
+import type { JSONRPCNotification } from '@modelcontextprotocol/sdk/types.js';
+import { GatewayError, toGatewayError } from '../errors.js';
+import { passthroughResult } from '../upstreams/catalog.js';
+import type { Upstream } from '../upstreams/pool.js';
+import type { Runtime } from './runtime.js';
+import type { Exchange } from './sessions.js';
+import { rewriteUris } from './uri-rewrite.js';
+
+/** Sends a request to an upstream on behalf of the exchange: progress mapped back, cancellation and timeout carried. */
+export async function forward(
+  runtime: Runtime,
+  exchange: Exchange,
+  upstream: Upstream,
+  method: string,
+  params: Record<string, any>,
+): Promise<unknown> {
+  let connection;
+  try {
+    connection = await upstream.connectionFor(exchange.session.id, exchange.session.clientCapabilities);
+  } catch (error) {
+    throw new GatewayError('upstream_unavailable', (error as Error).message);
+  }
+  if (connection.sessionKey !== undefined)
+    (exchange.session.scopedUpstreams ??= new Set()).add(upstream.name);
+  exchange.connection = connection;
+  let tracked = runtime.inflight.get(connection);
+  if (!tracked) runtime.inflight.set(connection, (tracked = new Set()));
+  tracked.add(exchange);
+  const token = params._meta?.progressToken;
+  let onprogress;
+  if (token !== undefined) {
+    // The SDK puts its own per-connection token upstream; the client's token is restored on the way back.
+    const { progressToken: _, ...meta } = params._meta;
+    params = { ...params, _meta: meta };
+    onprogress = (progress: object) =>
+      exchange.related.send({
+        jsonrpc: '2.0',
+        method: 'notifications/progress',
+        params: { ...progress, progressToken: token },
+      } as JSONRPCNotification);
+  }
+  const result = await connection.client.request({ method, params } as any, passthroughResult, {
+    signal: exchange.controller.signal,
+    timeout: upstream.options.timeoutMs,
+    resetTimeoutOnProgress: onprogress !== undefined,
+    onprogress,
+  });
+  return rewriteUris(runtime.router, upstream, result);
+}
+
+/** Upstream protocol errors keep their code and message; outages and timeouts get the gateway's kinds. */
+export function fromUpstreamError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message.replace(/^MCP error -?\d+: /, '') : String(error);
+  if (code === -32001) return new GatewayError('timeout', `Upstream request timed out: ${message}`);
+  if (code === -32000 && /Connection closed/.test(message)) {
+    return new GatewayError('upstream_unavailable', 'Upstream connection closed before it answered');
+  }
+  if (typeof code === 'number' && Number.isInteger(code)) {
+    return new GatewayError('internal', message, {
+      upstreamCode: code,
+      data: (error as { data?: unknown }).data,
+    });
+  }
+  return toGatewayError(error);
+}

@@ -71,7 +71,6 @@ export async function handleRequest(
     return errorText(request.id, fromUpstreamError(error));
   } finally {
     inflight.delete(request.id);
-    if (exchange.connection) runtime.inflight.get(exchange.connection)?.delete(exchange);
   }
 }
 

@@ -25,6 +25,8 @@ export interface Connection {
   readonly client: Client;
   /** The client session this connection belongs to (scope: session), or undefined when shared. */
   readonly sessionKey?: string;
+  /** Progress callbacks by the token the gateway sent upstream. */
+  readonly progress: Map<string, (progress: Record<string, unknown>) => void>;
 }
 
 /** How the gateway handles what an upstream sends on its own: server-to-client requests and notifications. */
@@ -136,16 +138,23 @@ export class Upstream {
     // Start-up gets at least a minute: `npx -y` may be downloading the server on first run.
     const startTimeout = Math.max(this.options.timeoutMs, 60_000);
     const opened = await openClient(this.options.spec, capabilities, startTimeout, this.log);
-    const connection = { upstream: this, client: opened.client, sessionKey, opened };
+    const connection = { upstream: this, client: opened.client, sessionKey, opened, progress: new Map() };
     const { hooks } = this.options;
-    // Every server-to-client message goes to the gateway untouched; ping is routed like the rest.
+    // Every server-to-client request goes to the gateway untouched; ping is routed like the rest.
     opened.client.removeRequestHandler('ping');
     opened.client.fallbackRequestHandler = (request, extra) =>
       hooks.onRequest(connection, request, extra) as Promise<any>;
-    opened.client.fallbackNotificationHandler = async (notification) => {
-      const kinds = LIST_CHANGED_KINDS[notification.method];
-      if (kinds) for (const kind of kinds) void this.refresh(kind);
-      hooks.onNotification(connection, notification as JSONRPCNotification);
+    // Notifications are taken off the transport synchronously, in arrival order. The SDK runs notification
+    // handlers a microtask late but settles responses at once, so a call's last progress would be lost
+    // (and a log could trail its result). Only cancellation is left to the SDK: it aborts its request handlers.
+    opened.client.removeNotificationHandler('notifications/progress');
+    const transport = opened.transport;
+    const protocol = transport.onmessage!;
+    transport.onmessage = (message, extra) => {
+      if (!('method' in message) || 'id' in message || message.method === 'notifications/cancelled') {
+        return protocol(message, extra);
+      }
+      this.onNotification(connection, message as JSONRPCNotification);
     };
     if (sessionKey !== undefined) {
       opened.client.onclose = () => {
@@ -155,6 +164,17 @@ export class Upstream {
       };
     }
     return connection;
+  }
+
+  private onNotification(connection: Connection, notification: JSONRPCNotification): void {
+    if (notification.method === 'notifications/progress') {
+      const { progressToken, ...progress } = (notification.params ?? {}) as Record<string, unknown>;
+      connection.progress.get(progressToken as string)?.(progress);
+      return;
+    }
+    const kinds = LIST_CHANGED_KINDS[notification.method];
+    if (kinds) for (const kind of kinds) void this.refresh(kind);
+    this.options.hooks.onNotification(connection, notification);
   }
 
   private async connectShared(): Promise<void> {

@@ -57,7 +57,7 @@ describe('switchboard CLI', () => {
     const result = run(['check', '--config', file]);
     expect(result.status).toBe(1);
     expect(result.stdout).toMatch(/^UPSTREAM\s+STATUS\s+TOOLS/m);
-    expect(result.stdout).toMatch(/^good\s+ready\s+14\s/m);
+    expect(result.stdout).toMatch(/^good\s+ready\s+15\s/m);
     expect(result.stdout).toMatch(/^bad\s+down\s+0\s+0\s+0\s+cannot start "\/nonexistent\/thing"/m);
     const allGood = run([
       'check',

@@ -45,7 +45,7 @@ describe('names and collisions', () => {
     cleanups.push(() => client.close());
     const { tools, nextCursor } = await client.listTools();
     expect(nextCursor).toBeUndefined();
-    expect(tools).toHaveLength(14);
+    expect(tools).toHaveLength(15);
     const { resources } = await client.listResources();
     expect(resources.map((r) => r.uri)).toEqual(['paged://static/info', 'shared://common']);
   });

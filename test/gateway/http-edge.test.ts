@@ -99,7 +99,7 @@ describe('HTTP edge', () => {
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
     const body = await ready.json();
-    expect(body.upstreams.a).toMatchObject({ state: 'ready', tools: 14 });
+    expect(body.upstreams.a).toMatchObject({ state: 'ready', tools: 15 });
     expect(body.upstreams.dead).toMatchObject({
       state: 'down',
       error: expect.stringContaining('/nonexistent/server'),

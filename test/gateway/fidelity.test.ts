@@ -1,0 +1,211 @@
+// Protocol fidelity: server-to-client requests, progress, logs and resource updates reach exactly the client
+// session they belong to, with two real clients side by side.
+import { createRequire } from 'node:module';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { basicStdio, connectClient, startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
+
+const EVERYTHING = createRequire(import.meta.url).resolve(
+  '@modelcontextprotocol/server-everything/dist/index.js',
+);
+const everything = { command: process.execPath, args: [EVERYTHING, 'stdio'] };
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function gateway(raw: Record<string, unknown>): Promise<RunningGateway> {
+  const gw = await startGateway(raw);
+  cleanups.push(gw.close);
+  return gw;
+}
+
+async function client(gw: RunningGateway, capabilities = {}): Promise<Client> {
+  const c = await connectClient(gw.url, capabilities);
+  cleanups.push(() => c.close());
+  return c;
+}
+
+/** A sampling handler that answers with the client's own name and counts what it was asked. */
+function answerSampling(c: Client, name: string) {
+  const seen: string[] = [];
+  c.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+    seen.push(JSON.stringify(request.params.messages));
+    return { role: 'assistant', model: 'test', content: { type: 'text', text: `answer from ${name}` } };
+  });
+  return seen;
+}
+
+const text = (result: any) => result.content.map((c: any) => c.text ?? '').join('\n');
+
+describe('server-to-client requests', () => {
+  it('routes concurrent sampling requests to the client that caused each (scope: session)', async () => {
+    const gw = await gateway({ upstreams: { ev: { ...everything, scope: 'session' } } });
+    const [one, two] = [await client(gw, { sampling: {} }), await client(gw, { sampling: {} })];
+    const seenOne = answerSampling(one, 'one');
+    const seenTwo = answerSampling(two, 'two');
+    const [r1, r2] = await Promise.all([
+      one.callTool({ name: 'ev__trigger-sampling-request', arguments: { prompt: 'from one' } }),
+      two.callTool({ name: 'ev__trigger-sampling-request', arguments: { prompt: 'from two' } }),
+    ]);
+    expect(text(r1)).toContain('answer from one');
+    expect(text(r1)).not.toContain('answer from two');
+    expect(text(r2)).toContain('answer from two');
+    expect(seenOne).toHaveLength(1);
+    expect(seenOne[0]).toContain('from one');
+    expect(seenTwo).toHaveLength(1);
+    expect(seenTwo[0]).toContain('from two');
+  });
+
+  it('on a shared upstream, routes a callback when one client is waiting and refuses it when two are', async () => {
+    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
+    const [one, two] = [await client(gw, { sampling: {} }), await client(gw, { sampling: {} })];
+    const seenOne = answerSampling(one, 'one');
+    const seenTwo = answerSampling(two, 'two');
+    expect(text(await one.callTool({ name: 'a__sample', arguments: { prompt: 'solo' } }))).toBe(
+      'sampled: answer from one',
+    );
+    // While `two` has a call in flight on the same connection, the origin of a callback is ambiguous.
+    const hanging = two.callTool({ name: 'a__hang', arguments: {} }).catch(() => undefined);
+    await waitFor(() => gw.app.runtime.inflight.get([...gw.app.runtime.inflight.keys()][0])?.size === 1);
+    await expect(one.callTool({ name: 'a__sample', arguments: { prompt: 'busy' } })).rejects.toMatchObject({
+      message: expect.stringContaining('cannot tell which client sampling/createMessage is for'),
+    });
+    expect(seenOne).toHaveLength(1);
+    expect(seenTwo).toHaveLength(0);
+    await two.close();
+    await hanging;
+  });
+
+  it('refuses a callback the calling client did not declare, and delivers it nowhere', async () => {
+    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
+    const without = await client(gw, {});
+    const bystander = await client(gw, { sampling: {} });
+    const seen = answerSampling(bystander, 'bystander');
+    await expect(without.callTool({ name: 'a__sample', arguments: { prompt: 'x' } })).rejects.toMatchObject({
+      message: expect.stringContaining('did not declare the sampling capability'),
+    });
+    expect(seen).toHaveLength(0);
+  });
+
+  it('relays form elicitation and roots/list to the session that asked (server-everything)', async () => {
+    const gw = await gateway({ upstreams: { ev: { ...everything, scope: 'session' } } });
+    const c = await client(gw, { elicitation: { form: {} }, roots: { listChanged: true } });
+    c.setRequestHandler(ElicitRequestSchema, async () => ({
+      action: 'accept',
+      content: {
+        name: 'Ada',
+        check: true,
+        firstLine: 'x',
+        email: 'ada@example.com',
+        homepage: 'https://example.com',
+        birthdate: '2000-01-01',
+        integer: 3,
+        number: 2.5,
+        untitledSingleSelectEnum: 'option1',
+        titledSingleSelectEnum: 'value1',
+        legacyTitledEnum: 'opt1',
+        untitledMultipleSelectEnum: ['option1'],
+        titledMultipleSelectEnum: ['value1'],
+      },
+    }));
+    c.setRequestHandler(ListRootsRequestSchema, async () => ({
+      roots: [{ uri: 'file:///work/only-mine', name: 'mine' }],
+    }));
+    const elicited = await c.callTool({ name: 'ev__trigger-elicitation-request', arguments: {} });
+    expect(text(elicited)).toContain('Ada');
+    const roots = await waitFor(async () => true).then(() =>
+      c.callTool({ name: 'ev__get-roots-list', arguments: {} }),
+    );
+    expect(text(roots)).toContain('file:///work/only-mine');
+  });
+});
+
+describe('notifications', () => {
+  it('maps progress tokens both ways: two clients using the same token each see only their own, before the result', async () => {
+    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
+    const [one, two] = [await client(gw), await client(gw)];
+    const progressOne: number[] = [];
+    const progressTwo: number[] = [];
+    const [r1, r2] = await Promise.all([
+      one.callTool({ name: 'a__progress', arguments: { steps: 3 } }, undefined, {
+        onprogress: (p) => progressOne.push(p.progress),
+      }),
+      two.callTool({ name: 'a__progress', arguments: { steps: 5 } }, undefined, {
+        onprogress: (p) => progressTwo.push(p.progress),
+      }),
+    ]);
+    // The SDK's onprogress stops listening once the result arrives, so every count here came before it.
+    expect(progressOne).toEqual([1, 2, 3]);
+    expect(progressTwo).toEqual([1, 2, 3, 4, 5]);
+    expect(text(r1)).toBe('done 3');
+    expect(text(r2)).toBe('done 5');
+  });
+
+  it("forwards logging/setLevel and delivers a call's log messages to its own client only", async () => {
+    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
+    const [one, two] = [await client(gw), await client(gw)];
+    const logsOne: unknown[] = [];
+    const logsTwo: unknown[] = [];
+    one.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logsOne.push(n.params.data));
+    two.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logsTwo.push(n.params.data));
+    await one.setLoggingLevel('debug');
+    await two.setLoggingLevel('debug');
+    await one.callTool({ name: 'a__log', arguments: { count: 3 } });
+    expect(logsOne).toEqual(['log 0 from a', 'log 1 from a', 'log 2 from a']);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(logsTwo).toEqual([]);
+  });
+
+  it('delivers resources/updated only to the sessions subscribed to that URI', async () => {
+    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
+    const [one, two] = [await client(gw), await client(gw)];
+    const updatesOne: string[] = [];
+    const updatesTwo: string[] = [];
+    one.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updatesOne.push(n.params.uri));
+    two.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updatesTwo.push(n.params.uri));
+    await new Promise((r) => setTimeout(r, 200)); // let both GET streams open
+    await one.subscribeResource({ uri: 'a://static/info' });
+    await waitFor(() => updatesOne.length > 0);
+    expect(updatesOne).toEqual(['a://static/info']);
+    expect(updatesTwo).toEqual([]);
+    await expect(one.unsubscribeResource({ uri: 'a://static/info' })).resolves.toEqual({});
+  });
+});
+
+describe('sessions and scope', () => {
+  it('gives each session its own upstream process with scope: session and ends it when the session idles out', async () => {
+    const gw = await gateway({
+      sessions: { idleTimeout: '1s' },
+      upstreams: { a: { ...basicStdio('a'), scope: 'session' } },
+    });
+    const [one, two] = [await client(gw), await client(gw)];
+    const pidOne = Number(text(await one.callTool({ name: 'a__pid', arguments: {} })));
+    const pidTwo = Number(text(await two.callTool({ name: 'a__pid', arguments: {} })));
+    expect(pidOne).not.toBe(pidTwo);
+    expect(Number(text(await one.callTool({ name: 'a__pid', arguments: {} })))).toBe(pidOne);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // Clients that go away without DELETE (most do) leave their sessions to idle out; an open GET stream
+    // would count as activity, so the clients disconnect first.
+    await one.close();
+    await two.close();
+    expect(alive(pidOne)).toBe(true);
+    await waitFor(() => !alive(pidOne) && !alive(pidTwo), 15_000);
+    expect(gw.app.runtime.sessions.size).toBe(0);
+  });
+});

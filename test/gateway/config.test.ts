@@ -55,3 +55,10 @@ describe('config values', () => {
     );
   });
 });
+
+describe('config/gateway.schema.json', () => {
+  it('is generated from the current zod schema (run `npm run schema` after changing it)', async () => {
+    const { configJsonSchema } = await import('../../scripts/config-schema.js');
+    expect(readFileSync(path.join(ROOT, 'config/gateway.schema.json'), 'utf8')).toBe(configJsonSchema());
+  });
+});

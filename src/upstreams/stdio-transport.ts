@@ -4,6 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
+const NEWLINE = 0x0a;
+
 /** Variables a child inherits from the gateway; everything else must be named in `env` (no secret leaks by default). */
 const INHERITED_ENV = [
   'HOME',
@@ -37,7 +39,7 @@ export class StdioClientTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   private child?: ChildProcess;
-  private pending = '';
+  private pending: Buffer[] = [];
   private closed = false;
   private exited?: Promise<void>;
   /** The last stderr lines, to explain an exit. */
@@ -69,8 +71,7 @@ export class StdioClientTransport implements Transport {
       });
       child.once('spawn', () => resolve());
       child.once('close', () => this.finish());
-      child.stdout!.setEncoding('utf8');
-      child.stdout!.on('data', (chunk: string) => this.receive(chunk));
+      child.stdout!.on('data', (chunk: Buffer) => this.receive(chunk));
       child.stdin!.on('error', (error) => this.onerror?.(error));
       let stderrTail = '';
       child.stderr!.setEncoding('utf8');
@@ -87,19 +88,24 @@ export class StdioClientTransport implements Transport {
     });
   }
 
-  private receive(chunk: string): void {
+  /**
+   * Splits stdout into lines on raw bytes: only the new chunk is searched for a newline, and a long line is
+   * joined once, so a 100 KB result arriving in many pipe reads costs one copy, not one per read.
+   */
+  private receive(chunk: Buffer): void {
     let start = 0;
-    let text = chunk;
-    if (this.pending) {
-      text = this.pending + chunk;
-      this.pending = '';
-    }
-    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-      const line = text.slice(start, end).trim();
+    for (let end = chunk.indexOf(NEWLINE); end !== -1; end = chunk.indexOf(NEWLINE, start)) {
+      let line: Buffer = chunk.subarray(start, end);
+      if (this.pending.length) {
+        this.pending.push(line);
+        line = Buffer.concat(this.pending);
+        this.pending = [];
+      }
       start = end + 1;
-      if (line) this.deliver(line);
+      const text = line.toString('utf8').trim();
+      if (text) this.deliver(text);
     }
-    if (start < text.length) this.pending = text.slice(start);
+    if (start < chunk.length) this.pending.push(chunk.subarray(start));
   }
 
   private deliver(line: string): void {

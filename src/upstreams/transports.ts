@@ -1,12 +1,12 @@
 // Opens an SDK Client on one upstream: stdio (our lean transport), Streamable HTTP falling back to legacy
 // SSE, or in-memory for a built-in server. Knows nothing of fastify or policy.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
+import { HttpClientTransport } from './http-transport.js';
 import { StdioClientTransport } from './stdio-transport.js';
 
 export interface InMemoryServer {
@@ -75,7 +75,7 @@ export async function openClient(
         try {
           return await connect(
             client(),
-            new StreamableHTTPClientTransport(url, { requestInit }),
+            new HttpClientTransport(url, spec.headers),
             timeoutMs,
             async () => {},
           );

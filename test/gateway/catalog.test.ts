@@ -180,3 +180,34 @@ describe('list_changed', () => {
     expect((await client.listTools()).tools.map((t) => t.name)).toContain('a__fresh');
   });
 });
+
+describe('legacy SSE upstreams', () => {
+  it('falls back to the legacy SSE transport when the server only speaks that (server-everything sse)', async () => {
+    const { spawn } = await import('node:child_process');
+    const { createRequire } = await import('node:module');
+    const { waitFor } = await import('../helpers/gateway.js');
+    const entry = createRequire(import.meta.url).resolve(
+      '@modelcontextprotocol/server-everything/dist/index.js',
+    );
+    const { createServer } = await import('node:net');
+    const probe = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => probe.once('listening', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    const child = spawn(process.execPath, [entry, 'sse'], {
+      env: { ...process.env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(async () => void child.kill('SIGTERM'));
+    let output = '';
+    child.stdout!.on('data', (c) => (output += c));
+    child.stderr!.on('data', (c) => (output += c));
+    await waitFor(() => /running on port/i.test(output), 15_000);
+    const gw = await gateway({ upstreams: { legacy: { url: `http://127.0.0.1:${port}/sse` } } });
+    const client = await connectClient(gw.url);
+    cleanups.push(() => client.close());
+    expect(gw.app.runtime.upstream('legacy')!.state).toBe('ready');
+    const result = await client.callTool({ name: 'legacy__echo', arguments: { message: 'over sse' } });
+    expect(result.content).toEqual([{ type: 'text', text: 'Echo: over sse' }]);
+  });
+});

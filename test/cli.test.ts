@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { BASIC_SERVER, ROOT, TSX, waitFor } from './helpers/gateway.js';
+import { isAlive } from './helpers/harness.js';
 
 const CLI = ['--import', 'tsx', path.join(ROOT, 'src/cli.ts')];
 const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-cli-'));
@@ -28,15 +29,6 @@ const fixture = (label: string, extra = '') =>
 function run(args: string[]) {
   return spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', cwd: ROOT, timeout: 60_000 });
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('switchboard CLI', () => {
   it('prints usage and version', () => {
@@ -97,12 +89,12 @@ describe('switchboard CLI', () => {
       }
     }, 20_000);
     const upstreamPid = Number(readFileSync(pidFile, 'utf8'));
-    expect(alive(upstreamPid)).toBe(true);
+    expect(isAlive(upstreamPid)).toBe(true);
     expect((await fetch(url.replace(/\/mcp$/, '/healthz'))).status).toBe(200);
     const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
     gateway.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(alive(upstreamPid)).toBe(false);
+    expect(isAlive(upstreamPid)).toBe(false);
   });
 
   it('stdio serves the merged catalogue to a process-spawning host, with only MCP on stdout', async () => {

@@ -22,7 +22,8 @@ export async function forward(
 ): Promise<unknown> {
   let connection;
   try {
-    connection = await upstream.connectionFor(exchange.session.id, exchange.session.clientCapabilities);
+    connection = upstream.connectionFor(exchange.session.id, exchange.session.clientCapabilities);
+    if (connection instanceof Promise) connection = await connection;
   } catch (error) {
     throw new GatewayError('upstream_unavailable', (error as Error).message);
   }

@@ -231,9 +231,10 @@ export function handleNotification(
     case 'notifications/roots/list_changed':
       // Roots belong to one client: only its own per-session upstream connections hear about them.
       for (const name of session.scopedUpstreams ?? []) {
-        void runtime
-          .upstream(name)
-          ?.connectionFor(session.id, session.clientCapabilities)
+        const upstream = runtime.upstream(name);
+        if (!upstream) continue;
+        void Promise.resolve()
+          .then(() => upstream.connectionFor(session.id, session.clientCapabilities))
           .then((c) => c.client.notification({ method: notification.method }))
           .catch(() => {});
       }

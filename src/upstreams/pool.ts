@@ -7,6 +7,7 @@ import type {
   JSONRPCRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from 'pino';
 import {
   emptyCatalog,
@@ -64,6 +65,9 @@ export class Upstream {
   private failures = 0;
   private stopped = false;
   private refreshing = new Map<CatalogKind, Promise<void>>();
+  private connecting = new Set<Transport>();
+  /** The shared connection between its handshake and its first catalogue. */
+  private starting?: Connection & { opened: OpenedClient };
 
   constructor(readonly options: UpstreamOptions) {
     this.name = options.name;
@@ -86,8 +90,8 @@ export class Upstream {
     await this.connectShared();
   }
 
-  /** The connection a call from this client session goes through. */
-  async connectionFor(sessionKey: string, capabilities: ClientCapabilities): Promise<Connection> {
+  /** The connection a call from this client session goes through; synchronous on the shared (hot) path. */
+  connectionFor(sessionKey: string, capabilities: ClientCapabilities): Connection | Promise<Connection> {
     if (this.options.scope === 'shared' || this.state !== 'ready') {
       if (!this.shared)
         throw new Error(
@@ -128,6 +132,8 @@ export class Upstream {
     clearTimeout(this.retryTimer);
     const closing: Promise<void>[] = [];
     if (this.shared) closing.push(closeOpened(this.shared.opened));
+    for (const transport of this.connecting) closing.push(transport.close().catch(() => {}));
+    if (this.starting) closing.push(closeOpened(this.starting.opened));
     for (const key of [...this.sessions.keys()]) closing.push(this.releaseSession(key));
     this.shared = undefined;
     await Promise.all(closing);
@@ -137,7 +143,11 @@ export class Upstream {
   private async open(capabilities: ClientCapabilities, sessionKey?: string) {
     // Start-up gets at least a minute: `npx -y` may be downloading the server on first run.
     const startTimeout = Math.max(this.options.timeoutMs, 60_000);
-    const opened = await openClient(this.options.spec, capabilities, startTimeout, this.log);
+    const opened = await openClient(this.options.spec, capabilities, startTimeout, this.log, this.connecting);
+    if (this.stopped) {
+      await closeOpened(opened);
+      throw new Error(`upstream "${this.name}" stopped`);
+    }
     const connection = { upstream: this, client: opened.client, sessionKey, opened, progress: new Map() };
     const { hooks } = this.options;
     // Every server-to-client request goes to the gateway untouched; ping is routed like the rest.
@@ -181,13 +191,16 @@ export class Upstream {
     if (this.stopped) return;
     try {
       const connection = await this.open(this.options.sharedCapabilities);
+      this.starting = connection;
       let catalog: Catalog;
       try {
         catalog = await fetchCatalog(connection.client, Math.max(this.options.timeoutMs, 60_000));
       } catch (error) {
+        this.starting = undefined;
         await closeOpened(connection.opened);
         throw error;
       }
+      this.starting = undefined;
       if (this.stopped) return void (await closeOpened(connection.opened));
       connection.client.onclose = () => this.onSharedClosed(connection);
       this.shared = connection;
@@ -213,6 +226,7 @@ export class Upstream {
   }
 
   private markDown(reason: string): void {
+    if (this.stopped) return;
     this.lastError = reason;
     const hadItems = Object.values(this.catalog).some((list) => list.length > 0);
     this.catalog = emptyCatalog();

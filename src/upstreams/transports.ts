@@ -43,8 +43,14 @@ export async function openClient(
   capabilities: ClientCapabilities,
   timeoutMs: number,
   log: Logger,
+  /** Transports still connecting; stopping the gateway closes these too, so no child outlives it. */
+  connecting: Set<Transport>,
 ): Promise<OpenedClient> {
   const client = () => new Client(GATEWAY_INFO, { capabilities });
+  const connect = (c: Client, transport: Transport, timeout: number, dispose: () => Promise<void>) => {
+    connecting.add(transport);
+    return connectClient(c, transport, timeout, dispose).finally(() => connecting.delete(transport));
+  };
   switch (spec.kind) {
     case 'stdio': {
       const transport = new StdioClientTransport({
@@ -90,7 +96,7 @@ export async function openClient(
   }
 }
 
-async function connect(
+async function connectClient(
   client: Client,
   transport: Transport,
   timeoutMs: number,

@@ -1,43 +1,26 @@
 // Ids, tasks and bridging: client ids never cross sessions, SEP-1686 tasks pass through to their owner only,
 // and the stdio front carries callbacks and remote HTTP upstreams to a process-spawning host.
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import {
-  basicStdio,
-  connectClient,
-  INIT,
-  rawPost,
-  ROOT,
-  startGateway,
-  startHttpFixture,
-  waitFor,
-  type RunningGateway,
-} from '../helpers/gateway.js';
+import { basicStdio, INIT, rawPost, ROOT, startHttpFixture, waitFor } from '../helpers/gateway.js';
+import { useHarness } from '../helpers/harness.js';
 
 const EVERYTHING = createRequire(import.meta.url).resolve(
   '@modelcontextprotocol/server-everything/dist/index.js',
 );
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function gateway(raw: Record<string, unknown>): Promise<RunningGateway> {
-  const gw = await startGateway(raw);
-  cleanups.push(gw.close);
-  return gw;
-}
+const h = useHarness();
 
 describe('ids', () => {
   it('keeps colliding client request ids apart: each session gets its own answer', async () => {
-    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
+    const gw = await h.gateway({ upstreams: { a: basicStdio('a') } });
     const sessions = await Promise.all(
       [1, 2, 3].map(async () => (await rawPost(gw.url, INIT)).headers.get('mcp-session-id')!),
     );
@@ -67,15 +50,11 @@ describe('ids', () => {
 
 describe('tasks (SEP-1686)', () => {
   it('passes a task-augmented tools/call through and routes tasks/get, tasks/result and tasks/list to its owner only', async () => {
-    const gw = await gateway({
+    const gw = await h.gateway({
       upstreams: { ev: { command: process.execPath, args: [EVERYTHING, 'stdio'] } },
     });
-    const owner = await connectClient(gw.url);
-    const other = await connectClient(gw.url);
-    cleanups.push(
-      () => owner.close(),
-      () => other.close(),
-    );
+    const owner = await h.client(gw);
+    const other = await h.client(gw);
     expect(owner.getServerCapabilities()?.tasks).toBeDefined();
     const any = z.any();
     const created = await owner.request(
@@ -112,7 +91,7 @@ describe('tasks (SEP-1686)', () => {
 describe('stdio front (bridging)', () => {
   it('reaches a remote HTTP upstream and relays sampling to a stdio-only host', async () => {
     const http = await startHttpFixture('remote');
-    cleanups.push(http.stop);
+    h.defer(http.stop);
     const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-bridge-'));
     const config = path.join(dir, 'gateway.json');
     writeFileSync(
@@ -133,16 +112,45 @@ describe('stdio front (bridging)', () => {
         stderr: 'pipe',
       }),
     );
-    cleanups.push(() => host.close());
+    h.defer(() => host.close());
     expect((await host.callTool({ name: 'remote__whoami', arguments: {} })).content).toEqual([
       { type: 'text', text: 'remote' },
     ]);
     const sampled = await host.callTool({ name: 'remote__sample', arguments: { prompt: 'hi' } });
     expect(sampled.content).toEqual([{ type: 'text', text: 'sampled: from the host' }]);
-    const progress: number[] = [];
-    await host.callTool({ name: 'local__progress', arguments: { steps: 4 } }, undefined, {
-      onprogress: (p) => progress.push(p.progress),
+  });
+
+  it('writes every progress notification of a call to stdout before its response, with the client token', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-bridge-'));
+    const config = path.join(dir, 'gateway.json');
+    writeFileSync(config, JSON.stringify({ upstreams: { local: basicStdio('local') } }));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), 'stdio', '--config', config],
+      {
+        cwd: ROOT,
+        stdio: ['pipe', 'pipe', 'ignore'],
+      },
+    );
+    h.defer(() => child.kill('SIGTERM'));
+    const lines: any[] = [];
+    let buffer = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const parts = (buffer + chunk).split('\n');
+      buffer = parts.pop()!;
+      for (const part of parts) if (part) lines.push(JSON.parse(part));
     });
-    expect(progress).toEqual([1, 2, 3, 4]);
+    const send = (message: object) => child.stdin.write(JSON.stringify(message) + '\n');
+    send(JSON.parse(INIT));
+    await waitFor(() => lines.some((l) => l.id === 1), 20_000);
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const call = { name: 'local__progress', arguments: { steps: 4 }, _meta: { progressToken: 'tok' } };
+    send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: call });
+    await waitFor(() => lines.some((l) => l.id === 2), 20_000);
+    const after = lines.slice(lines.findIndex((l) => l.id === 1) + 1);
+    expect(
+      after.map((l) => (l.method ? `${l.params.progressToken}:${l.params.progress}` : `result:${l.id}`)),
+    ).toEqual(['tok:1', 'tok:2', 'tok:3', 'tok:4', 'result:2']);
   });
 });

@@ -1,31 +1,16 @@
 // The merged catalogue: tools, prompts, resources and templates of every live upstream, named and routed.
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  basicStdio,
-  connectClient,
-  startGateway,
-  startHttpFixture,
-  type RunningGateway,
-} from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { basicStdio, startGateway, startHttpFixture } from '../helpers/gateway.js';
+import { useHarness } from '../helpers/harness.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function gateway(raw: Record<string, unknown>): Promise<RunningGateway> {
-  const gw = await startGateway(raw);
-  cleanups.push(gw.close);
-  return gw;
-}
+const h = useHarness();
 
 describe('merged catalogue', () => {
   it('lists the tools of a stdio and an HTTP upstream under <upstream>__<name> and calls each', async () => {
     const http = await startHttpFixture('beta');
-    cleanups.push(http.stop);
-    const gw = await gateway({ upstreams: { alpha: basicStdio('alpha'), beta: { url: http.url } } });
-    const client = await connectClient(gw.url);
-    cleanups.push(() => client.close());
+    h.defer(http.stop);
+    const gw = await h.gateway({ upstreams: { alpha: basicStdio('alpha'), beta: { url: http.url } } });
+    const client = await h.client(gw);
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name);
     expect(names).toContain('alpha__echo');
@@ -40,9 +25,8 @@ describe('merged catalogue', () => {
 
 describe('names and collisions', () => {
   it('follows paginated upstream lists to the end', async () => {
-    const gw = await gateway({ upstreams: { paged: basicStdio('paged', ['--page-size', '2']) } });
-    const client = await connectClient(gw.url);
-    cleanups.push(() => client.close());
+    const gw = await h.gateway({ upstreams: { paged: basicStdio('paged', ['--page-size', '2']) } });
+    const client = await h.client(gw);
     const { tools, nextCursor } = await client.listTools();
     expect(nextCursor).toBeUndefined();
     expect(tools).toHaveLength(15);
@@ -51,15 +35,14 @@ describe('names and collisions', () => {
   });
 
   it('uses the configured separator and prefix, and publishes unprefixed names with prefix ""', async () => {
-    const gw = await gateway({
+    const gw = await h.gateway({
       namespace: { separator: '.' },
       upstreams: {
         one: { ...basicStdio('one'), prefix: 'x' },
         two: { ...basicStdio('two'), prefix: '', tools: { allow: ['echo'] } },
       },
     });
-    const client = await connectClient(gw.url);
-    cleanups.push(() => client.close());
+    const client = await h.client(gw);
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toContain('x.echo');
     expect(names).toContain('echo');
@@ -80,11 +63,10 @@ describe('names and collisions', () => {
   });
 
   it('hides tools outside allow and inside deny, in lists and in calls', async () => {
-    const gw = await gateway({
+    const gw = await h.gateway({
       upstreams: { a: { ...basicStdio('a'), tools: { deny: ['ech*', 'crash'] } } },
     });
-    const client = await connectClient(gw.url);
-    cleanups.push(() => client.close());
+    const client = await h.client(gw);
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).not.toContain('a__echo');
     expect(names).not.toContain('a__crash');
@@ -96,9 +78,8 @@ describe('names and collisions', () => {
 
   it('shortens names over 64 characters deterministically and still routes them', async () => {
     const longPrefix = 'p'.repeat(60);
-    const gw = await gateway({ upstreams: { long: { ...basicStdio('long'), prefix: longPrefix } } });
-    const client = await connectClient(gw.url);
-    cleanups.push(() => client.close());
+    const gw = await h.gateway({ upstreams: { long: { ...basicStdio('long'), prefix: longPrefix } } });
+    const client = await h.client(gw);
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names.every((n) => n.length <= 64)).toBe(true);
     expect(new Set(names).size).toBe(names.length);
@@ -114,9 +95,8 @@ describe('names and collisions', () => {
 
 describe('resources', () => {
   it('publishes unique URIs unchanged, rewrites colliding ones reversibly, and reads every listed URI back', async () => {
-    const gw = await gateway({ upstreams: { a: basicStdio('a'), b: basicStdio('b') } });
-    const client = await connectClient(gw.url);
-    cleanups.push(() => client.close());
+    const gw = await h.gateway({ upstreams: { a: basicStdio('a'), b: basicStdio('b') } });
+    const client = await h.client(gw);
     const { resources } = await client.listResources();
     const uris = resources.map((r) => r.uri);
     expect(uris).toContain('a://static/info');
@@ -135,9 +115,8 @@ describe('resources', () => {
   });
 
   it('reads expanded templates and links returned inside tool results through the gateway', async () => {
-    const gw = await gateway({ upstreams: { a: basicStdio('a'), b: basicStdio('b') } });
-    const client = await connectClient(gw.url);
-    cleanups.push(() => client.close());
+    const gw = await h.gateway({ upstreams: { a: basicStdio('a'), b: basicStdio('b') } });
+    const client = await h.client(gw);
     const { resourceTemplates } = await client.listResourceTemplates();
     expect(resourceTemplates.map((t) => t.uriTemplate).sort()).toEqual(['a://items/{id}', 'b://items/{id}']);
     expect((await client.readResource({ uri: 'b://items/42' })).contents[0]).toMatchObject({ text: 'b:42' });
@@ -155,18 +134,16 @@ describe('resources', () => {
   });
 
   it('answers an unknown resource URI with a clear not-found error', async () => {
-    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
-    const client = await connectClient(gw.url);
-    cleanups.push(() => client.close());
+    const gw = await h.gateway({ upstreams: { a: basicStdio('a') } });
+    const client = await h.client(gw);
     await expect(client.readResource({ uri: 'nowhere://x' })).rejects.toMatchObject({ code: -32602 });
   });
 });
 
 describe('list_changed', () => {
   it('refreshes the merged list when an upstream announces a change, and tells connected clients', async () => {
-    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
-    const client = await connectClient(gw.url);
-    cleanups.push(() => client.close());
+    const gw = await h.gateway({ upstreams: { a: basicStdio('a') } });
+    const client = await h.client(gw);
     let notified = 0;
     client.setNotificationHandler(
       (await import('@modelcontextprotocol/sdk/types.js')).ToolListChangedNotificationSchema,
@@ -198,14 +175,13 @@ describe('legacy SSE upstreams', () => {
       env: { ...process.env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    cleanups.push(async () => void child.kill('SIGTERM'));
+    h.defer(async () => void child.kill('SIGTERM'));
     let output = '';
     child.stdout!.on('data', (c) => (output += c));
     child.stderr!.on('data', (c) => (output += c));
     await waitFor(() => /running on port/i.test(output), 15_000);
-    const gw = await gateway({ upstreams: { legacy: { url: `http://127.0.0.1:${port}/sse` } } });
-    const client = await connectClient(gw.url);
-    cleanups.push(() => client.close());
+    const gw = await h.gateway({ upstreams: { legacy: { url: `http://127.0.0.1:${port}/sse` } } });
+    const client = await h.client(gw);
     expect(gw.app.runtime.upstream('legacy')!.state).toBe('ready');
     const result = await client.callTool({ name: 'legacy__echo', arguments: { message: 'over sse' } });
     expect(result.content).toEqual([{ type: 'text', text: 'Echo: over sse' }]);

@@ -1,7 +1,7 @@
 // Protocol fidelity: server-to-client requests, progress, logs and resource updates reach exactly the client
 // session they belong to, with two real clients side by side.
 import { createRequire } from 'node:module';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   CreateMessageRequestSchema,
@@ -10,29 +10,15 @@ import {
   LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { basicStdio, connectClient, startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
+import { basicStdio, waitFor } from '../helpers/gateway.js';
+import { isAlive, useHarness } from '../helpers/harness.js';
 
 const EVERYTHING = createRequire(import.meta.url).resolve(
   '@modelcontextprotocol/server-everything/dist/index.js',
 );
 const everything = { command: process.execPath, args: [EVERYTHING, 'stdio'] };
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function gateway(raw: Record<string, unknown>): Promise<RunningGateway> {
-  const gw = await startGateway(raw);
-  cleanups.push(gw.close);
-  return gw;
-}
-
-async function client(gw: RunningGateway, capabilities = {}): Promise<Client> {
-  const c = await connectClient(gw.url, capabilities);
-  cleanups.push(() => c.close());
-  return c;
-}
+const h = useHarness();
 
 /** A sampling handler that answers with the client's own name and counts what it was asked. */
 function answerSampling(c: Client, name: string) {
@@ -48,8 +34,8 @@ const text = (result: any) => result.content.map((c: any) => c.text ?? '').join(
 
 describe('server-to-client requests', () => {
   it('routes concurrent sampling requests to the client that caused each (scope: session)', async () => {
-    const gw = await gateway({ upstreams: { ev: { ...everything, scope: 'session' } } });
-    const [one, two] = [await client(gw, { sampling: {} }), await client(gw, { sampling: {} })];
+    const gw = await h.gateway({ upstreams: { ev: { ...everything, scope: 'session' } } });
+    const [one, two] = [await h.client(gw, { sampling: {} }), await h.client(gw, { sampling: {} })];
     const seenOne = answerSampling(one, 'one');
     const seenTwo = answerSampling(two, 'two');
     const [r1, r2] = await Promise.all([
@@ -66,8 +52,8 @@ describe('server-to-client requests', () => {
   });
 
   it('on a shared upstream, routes a callback when one client is waiting and refuses it when two are', async () => {
-    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
-    const [one, two] = [await client(gw, { sampling: {} }), await client(gw, { sampling: {} })];
+    const gw = await h.gateway({ upstreams: { a: basicStdio('a') } });
+    const [one, two] = [await h.client(gw, { sampling: {} }), await h.client(gw, { sampling: {} })];
     const seenOne = answerSampling(one, 'one');
     const seenTwo = answerSampling(two, 'two');
     expect(text(await one.callTool({ name: 'a__sample', arguments: { prompt: 'solo' } }))).toBe(
@@ -86,9 +72,9 @@ describe('server-to-client requests', () => {
   });
 
   it('refuses a callback the calling client did not declare, and delivers it nowhere', async () => {
-    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
-    const without = await client(gw, {});
-    const bystander = await client(gw, { sampling: {} });
+    const gw = await h.gateway({ upstreams: { a: basicStdio('a') } });
+    const without = await h.client(gw, {});
+    const bystander = await h.client(gw, { sampling: {} });
     const seen = answerSampling(bystander, 'bystander');
     await expect(without.callTool({ name: 'a__sample', arguments: { prompt: 'x' } })).rejects.toMatchObject({
       message: expect.stringContaining('did not declare the sampling capability'),
@@ -97,8 +83,8 @@ describe('server-to-client requests', () => {
   });
 
   it('relays form elicitation and roots/list to the session that asked (server-everything)', async () => {
-    const gw = await gateway({ upstreams: { ev: { ...everything, scope: 'session' } } });
-    const c = await client(gw, { elicitation: { form: {} }, roots: { listChanged: true } });
+    const gw = await h.gateway({ upstreams: { ev: { ...everything, scope: 'session' } } });
+    const c = await h.client(gw, { elicitation: { form: {} }, roots: { listChanged: true } });
     c.setRequestHandler(ElicitRequestSchema, async () => ({
       action: 'accept',
       content: {
@@ -131,8 +117,8 @@ describe('server-to-client requests', () => {
 
 describe('notifications', () => {
   it('maps progress tokens both ways: two clients using the same token each see only their own, before the result', async () => {
-    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
-    const [one, two] = [await client(gw), await client(gw)];
+    const gw = await h.gateway({ upstreams: { a: basicStdio('a') } });
+    const [one, two] = [await h.client(gw), await h.client(gw)];
     const progressOne: number[] = [];
     const progressTwo: number[] = [];
     const [r1, r2] = await Promise.all([
@@ -151,8 +137,8 @@ describe('notifications', () => {
   });
 
   it("forwards logging/setLevel and delivers a call's log messages to its own client only", async () => {
-    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
-    const [one, two] = [await client(gw), await client(gw)];
+    const gw = await h.gateway({ upstreams: { a: basicStdio('a') } });
+    const [one, two] = [await h.client(gw), await h.client(gw)];
     const logsOne: unknown[] = [];
     const logsTwo: unknown[] = [];
     one.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logsOne.push(n.params.data));
@@ -166,8 +152,8 @@ describe('notifications', () => {
   });
 
   it('delivers resources/updated only to the sessions subscribed to that URI', async () => {
-    const gw = await gateway({ upstreams: { a: basicStdio('a') } });
-    const [one, two] = [await client(gw), await client(gw)];
+    const gw = await h.gateway({ upstreams: { a: basicStdio('a') } });
+    const [one, two] = [await h.client(gw), await h.client(gw)];
     const updatesOne: string[] = [];
     const updatesTwo: string[] = [];
     one.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updatesOne.push(n.params.uri));
@@ -183,29 +169,21 @@ describe('notifications', () => {
 
 describe('sessions and scope', () => {
   it('gives each session its own upstream process with scope: session and ends it when the session idles out', async () => {
-    const gw = await gateway({
+    const gw = await h.gateway({
       sessions: { idleTimeout: '1s' },
       upstreams: { a: { ...basicStdio('a'), scope: 'session' } },
     });
-    const [one, two] = [await client(gw), await client(gw)];
+    const [one, two] = [await h.client(gw), await h.client(gw)];
     const pidOne = Number(text(await one.callTool({ name: 'a__pid', arguments: {} })));
     const pidTwo = Number(text(await two.callTool({ name: 'a__pid', arguments: {} })));
     expect(pidOne).not.toBe(pidTwo);
     expect(Number(text(await one.callTool({ name: 'a__pid', arguments: {} })))).toBe(pidOne);
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     // Clients that go away without DELETE (most do) leave their sessions to idle out; an open GET stream
     // would count as activity, so the clients disconnect first.
     await one.close();
     await two.close();
-    expect(alive(pidOne)).toBe(true);
-    await waitFor(() => !alive(pidOne) && !alive(pidTwo), 15_000);
+    expect(isAlive(pidOne)).toBe(true);
+    await waitFor(() => !isAlive(pidOne) && !isAlive(pidTwo), 15_000);
     expect(gw.app.runtime.sessions.size).toBe(0);
   });
 });

@@ -1,19 +1,15 @@
 // Broken upstreams: down at start, crashing, hanging or writing garbage are reported and contained, and the
 // gateway keeps serving everyone else.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { basicStdio, connectClient, startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
+import { basicStdio, waitFor, type RunningGateway } from '../helpers/gateway.js';
+import { useHarness } from '../helpers/harness.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const h = useHarness();
 
 async function setup(upstreams: Record<string, unknown>): Promise<{ gw: RunningGateway; client: Client }> {
-  const gw = await startGateway({ upstreams });
-  cleanups.push(gw.close);
-  const client = await connectClient(gw.url);
-  cleanups.push(() => client.close());
+  const gw = await h.gateway({ upstreams });
+  const client = await h.client(gw);
   return { gw, client };
 }
 

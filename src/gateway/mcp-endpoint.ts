@@ -6,8 +6,16 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import { GatewayError } from '../errors.js';
 import type { Runtime } from './runtime.js';
 import type { Exchange, Outlet, Session } from './sessions.js';
-import { handleNotification, handleRequest, handleResponse, negotiateVersion } from './session-server.js';
+import {
+  handleNotification,
+  handleRequest,
+  handleResponse,
+  negotiateVersion,
+  type ResponseText,
+} from './session-server.js';
 
+const SSE_DATA = Buffer.from('event: message\ndata: ');
+const SSE_END = Buffer.from('\n\n');
 const SSE_HEADERS = {
   'content-type': 'text/event-stream',
   'cache-control': 'no-cache',
@@ -125,10 +133,13 @@ class ResponseStream implements Outlet {
     return true;
   }
 
-  finish(text: string | undefined): void {
+  finish(text: ResponseText): void {
     const raw = this.reply.raw;
     if (this.streaming) {
-      if (!raw.writableEnded) raw.end(text === undefined ? undefined : `event: message\ndata: ${text}\n\n`);
+      if (raw.writableEnded) return;
+      if (text === undefined) raw.end();
+      else if (typeof text === 'string') raw.end(`event: message\ndata: ${text}\n\n`);
+      else raw.end(Buffer.concat([SSE_DATA, text, SSE_END]));
       return;
     }
     if (text === undefined) {

@@ -11,6 +11,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError } from '../errors.js';
 import type { CatalogKind } from '../upstreams/catalog.js';
+import { rawResult } from '../upstreams/raw-results.js';
 import { GATEWAY_INFO } from '../upstreams/transports.js';
 import { forward, fromUpstreamError } from './dispatch.js';
 import type { Runtime } from './runtime.js';
@@ -25,6 +26,8 @@ export const SERVER_CAPABILITIES = {
   logging: {},
   completions: {},
 };
+
+const RAW_PREFIX = Buffer.from('{"result":');
 
 const TASK_CAPABILITY = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
 
@@ -41,8 +44,9 @@ export function negotiateVersion(requested: unknown): string {
     : LATEST_PROTOCOL_VERSION;
 }
 
-/** The JSON text of a response; `undefined` when the request was cancelled and must not be answered. */
-export type ResponseText = string | undefined;
+/** The JSON text of a response (bytes when an upstream's own are passed on); `undefined` when the request was
+ * cancelled and must not be answered. */
+export type ResponseText = string | Buffer | undefined;
 
 export function resultText(id: JSONRPCRequest['id'], resultJson: string): string {
   return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${resultJson}}`;
@@ -65,6 +69,15 @@ export async function handleRequest(
     const listed = LIST_METHODS[request.method];
     if (listed) return resultText(request.id, runtime.router.listJson(listed));
     const result = await dispatch(runtime, exchange, request);
+    const raw = rawResult(result);
+    if (raw) {
+      // The envelope's own jsonrpc and id come last, so nothing inside the upstream's bytes can override them.
+      return Buffer.concat([
+        RAW_PREFIX,
+        raw,
+        Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(request.id)}}`),
+      ]);
+    }
     return resultText(request.id, JSON.stringify(result));
   } catch (error) {
     if (exchange.controller.signal.aborted && !session.closed && isCancellation(exchange)) return undefined;

@@ -7,12 +7,15 @@ import type { Exchange, Outlet } from './sessions.js';
 import { errorText, handleNotification, handleRequest, handleResponse } from './session-server.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 
+const NEWLINE = Buffer.from('\n');
+
 export function serveStdio(
   runtime: Runtime,
   input: NodeJS.ReadableStream = process.stdin,
   output: NodeJS.WritableStream = process.stdout,
 ): Promise<void> {
-  const write = (text: string) => output.write(text + '\n');
+  const write = (text: string | Buffer) =>
+    output.write(typeof text === 'string' ? text + '\n' : Buffer.concat([text, NEWLINE]));
   const outlet: Outlet = { send: (message: JSONRPCMessage) => write(JSON.stringify(message)) || true };
   // Sessions over stdio never idle out: the host owns the process and ends it by closing stdin.
   const session = runtime.sessions.create({

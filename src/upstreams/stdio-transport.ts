@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { rememberRawResult } from './raw-results.js';
 
 const NEWLINE = 0x0a;
 
@@ -103,12 +104,12 @@ export class StdioClientTransport implements Transport {
       }
       start = end + 1;
       const text = line.toString('utf8').trim();
-      if (text) this.deliver(text);
+      if (text) this.deliver(text, line);
     }
     if (start < chunk.length) this.pending.push(chunk.subarray(start));
   }
 
-  private deliver(line: string): void {
+  private deliver(line: string, bytes: Buffer): void {
     let message: unknown;
     try {
       message = JSON.parse(line);
@@ -120,6 +121,7 @@ export class StdioClientTransport implements Transport {
       this.options.onGarbage?.(line);
       return;
     }
+    if ('result' in message) rememberRawResult(bytes, message as Record<string, unknown>);
     this.onmessage?.(message as JSONRPCMessage);
   }
 

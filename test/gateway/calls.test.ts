@@ -103,3 +103,39 @@ describe('prompts and completions', () => {
     await expect(client.setLoggingLevel('debug')).resolves.toEqual({});
   });
 });
+
+describe('large results', () => {
+  it('passes a large result through byte-exact, and keeps its own id even when the upstream repeats "id"', async () => {
+    const { TSX, ROOT } = await import('../helpers/gateway.js');
+    const raw = await startGateway({
+      upstreams: {
+        raw: {
+          command: process.execPath,
+          args: ['--import', TSX, `${ROOT}/test/fixtures/servers/raw-line-server.ts`],
+        },
+      },
+    });
+    try {
+      const big = await connectClient(raw.url);
+      const result = await big.callTool({ name: 'raw__big', arguments: {} });
+      expect(result.content).toEqual([{ type: 'text', text: 'y'.repeat(50_000) }]);
+      const forged = await big.callTool({ name: 'raw__forged_id', arguments: {} }, undefined, {
+        timeout: 5000,
+      });
+      expect(forged.content).toEqual([{ type: 'text', text: 'y'.repeat(50_000) }]);
+      const { rawPost, INIT } = await import('../helpers/gateway.js');
+      const sid = (await rawPost(raw.url, INIT)).headers.get('mcp-session-id')!;
+      const call = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'mine',
+        method: 'tools/call',
+        params: { name: 'raw__forged_id' },
+      });
+      const response = await rawPost(raw.url, call, { 'mcp-session-id': sid });
+      expect(response.json.id).toBe('mine');
+      await big.close();
+    } finally {
+      await raw.close();
+    }
+  });
+});

@@ -50,11 +50,12 @@ export class Router {
   private resources = new Map<string, Target>();
   private templates: { template: UriTemplate; upstream: Upstream }[] = [];
   private collided = new Map<Upstream, Set<string>>();
-  private lists: Record<CatalogKind, string> = {
-    tools: '{"tools":[]}',
-    prompts: '{"prompts":[]}',
-    resources: '{"resources":[]}',
-    resourceTemplates: '{"resourceTemplates":[]}',
+  /** Each list's result, serialised once per rebuild and kept as bytes: a list request only copies them. */
+  private lists: Record<CatalogKind, Buffer> = {
+    tools: Buffer.from('{"tools":[]}'),
+    prompts: Buffer.from('{"prompts":[]}'),
+    resources: Buffer.from('{"resources":[]}'),
+    resourceTemplates: Buffer.from('{"resourceTemplates":[]}'),
   };
 
   constructor(
@@ -101,15 +102,15 @@ export class Router {
       resourceTemplates: next.resourceTemplates,
     };
     for (const kind of Object.keys(lists) as CatalogKind[]) {
-      const json = JSON.stringify({ [LIST_KEYS[kind]]: lists[kind] });
-      if (json !== this.lists[kind]) changed.push(kind);
+      const json = Buffer.from(JSON.stringify({ [LIST_KEYS[kind]]: lists[kind] }));
+      if (!json.equals(this.lists[kind])) changed.push(kind);
       this.lists[kind] = json;
     }
     return changed;
   }
 
   /** The pre-serialised `result` of a list request. */
-  listJson(kind: CatalogKind): string {
+  listJson(kind: CatalogKind): Buffer {
     return this.lists[kind];
   }
 

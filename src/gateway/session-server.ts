@@ -28,6 +28,7 @@ export const SERVER_CAPABILITIES = {
 };
 
 const RAW_PREFIX = Buffer.from('{"result":');
+const CLOSE_BRACE = Buffer.from('}');
 
 const TASK_CAPABILITY = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
 
@@ -67,7 +68,10 @@ export async function handleRequest(
   inflight.set(request.id, exchange);
   try {
     const listed = LIST_METHODS[request.method];
-    if (listed) return resultText(request.id, runtime.router.listJson(listed));
+    if (listed) {
+      const head = Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(request.id)},"result":`);
+      return Buffer.concat([head, runtime.router.listJson(listed), CLOSE_BRACE]);
+    }
     const result = await dispatch(runtime, exchange, request);
     const raw = rawResult(result);
     if (raw) {

@@ -21,6 +21,7 @@ export const ERROR_KINDS = {
   not_acceptable: { code: -32000, status: 406 },
   unsupported_media_type: { code: -32000, status: 415 },
   conflict: { code: -32000, status: 409 },
+  overloaded: { code: -32000, status: 503 },
   method_not_allowed: { code: -32000, status: 405 },
   capability_missing: { code: -32601, status: 400 },
   config: { code: -32603, status: 500 },

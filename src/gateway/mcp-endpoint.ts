@@ -14,6 +14,7 @@ import {
   type ResponseText,
 } from './session-server.js';
 
+const HEARTBEAT_MS = 25_000;
 const SSE_DATA = Buffer.from('event: message\ndata: ');
 const SSE_END = Buffer.from('\n\n');
 const SSE_HEADERS = {
@@ -85,7 +86,11 @@ async function post(runtime: Runtime, request: FastifyRequest, reply: FastifyRep
       protocolVersion: negotiateVersion(params.protocolVersion),
       clientCapabilities: params.capabilities ?? {},
     });
-    if (!created) throw new GatewayError('upstream_unavailable', 'Too many open sessions; try again later');
+    if (!created)
+      throw new GatewayError(
+        'overloaded',
+        'Service Unavailable: too many open sessions (sessions.max); try again later',
+      );
     session = created;
   } else {
     session = sessionOf(runtime, request);
@@ -181,4 +186,8 @@ function openStream(runtime: Runtime, request: FastifyRequest, reply: FastifyRep
     session.lastSeen = Date.now();
   };
   raw.on('close', close);
+  // A comment now and then keeps proxies and load balancers from closing a quiet stream.
+  const heartbeat = setInterval(() => raw.write(': ping\n\n'), HEARTBEAT_MS);
+  heartbeat.unref();
+  raw.on('close', () => clearInterval(heartbeat));
 }

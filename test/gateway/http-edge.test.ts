@@ -106,3 +106,22 @@ describe('HTTP edge', () => {
     });
   });
 });
+
+describe('session cap', () => {
+  it('answers initialize with 503 when sessions.max are open, and serves the open ones', async () => {
+    const capped = await startGateway({ sessions: { max: 2 }, upstreams: { a: basicStdio('a') } });
+    try {
+      const first = await rawPost(capped.url, INIT);
+      await rawPost(capped.url, INIT);
+      const third = await rawPost(capped.url, INIT);
+      expect(third.status).toBe(503);
+      expect(third.json.error.message).toMatch(/too many open sessions/);
+      const ping = await rawPost(capped.url, JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'ping' }), {
+        'mcp-session-id': first.headers.get('mcp-session-id')!,
+      });
+      expect(ping.json).toEqual({ jsonrpc: '2.0', id: 5, result: {} });
+    } finally {
+      await capped.close();
+    }
+  });
+});

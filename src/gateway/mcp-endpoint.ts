@@ -15,8 +15,6 @@ import {
 } from './session-server.js';
 
 const HEARTBEAT_MS = 25_000;
-const SSE_DATA = Buffer.from('event: message\ndata: ');
-const SSE_END = Buffer.from('\n\n');
 const SSE_HEADERS = {
   'content-type': 'text/event-stream',
   'cache-control': 'no-cache',
@@ -143,8 +141,7 @@ class ResponseStream implements Outlet {
     if (this.streaming) {
       if (raw.writableEnded) return;
       if (text === undefined) raw.end();
-      else if (typeof text === 'string') raw.end(`event: message\ndata: ${text}\n\n`);
-      else raw.end(Buffer.concat([SSE_DATA, text, SSE_END]));
+      else writeAll(raw, ['event: message\ndata: ', ...pieces(text), '\n\n']);
       return;
     }
     if (text === undefined) {
@@ -152,12 +149,30 @@ class ResponseStream implements Outlet {
       void this.reply.code(202).send();
       return;
     }
-    void this.reply
-      .code(200)
-      .header('content-type', 'application/json')
-      .header('mcp-session-id', this.sessionId)
-      .send(text);
+    // The answer is written straight to the socket: fastify has nothing left to add to a finished body, and
+    // large bodies go out as the pieces they are (no copy into one buffer).
+    this.reply.hijack();
+    const body = pieces(text);
+    let length = 0;
+    for (const piece of body) length += typeof piece === 'string' ? Buffer.byteLength(piece) : piece.length;
+    raw.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': length,
+      'mcp-session-id': this.sessionId,
+    });
+    writeAll(raw, body);
   }
+}
+
+function pieces(text: string | Buffer | Buffer[]): (string | Buffer)[] {
+  return Array.isArray(text) ? text : [text];
+}
+
+/** Writes the pieces in one go (corked: one writev) and ends the response. */
+function writeAll(raw: FastifyReply['raw'], body: (string | Buffer)[]): void {
+  raw.cork();
+  for (let i = 0; i < body.length - 1; i++) raw.write(body[i]);
+  raw.end(body[body.length - 1]);
 }
 
 /** GET /mcp: the session's stream for messages that belong to no request. */

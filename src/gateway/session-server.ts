@@ -47,7 +47,7 @@ export function negotiateVersion(requested: unknown): string {
 
 /** The JSON text of a response (bytes when an upstream's own are passed on); `undefined` when the request was
  * cancelled and must not be answered. */
-export type ResponseText = string | Buffer | undefined;
+export type ResponseText = string | Buffer | Buffer[] | undefined;
 
 export function resultText(id: JSONRPCRequest['id'], resultJson: string): string {
   return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${resultJson}}`;
@@ -70,7 +70,7 @@ export async function handleRequest(
     const listed = LIST_METHODS[request.method];
     if (listed) {
       const head = Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(request.id)},"result":`);
-      return Buffer.concat([head, runtime.router.listJson(listed), CLOSE_BRACE]);
+      return [head, runtime.router.listJson(listed), CLOSE_BRACE];
     }
     const result = await dispatch(runtime, exchange, request);
     const raw = rawResult(result);

@@ -14,8 +14,11 @@ export function serveStdio(
   input: NodeJS.ReadableStream = process.stdin,
   output: NodeJS.WritableStream = process.stdout,
 ): Promise<void> {
-  const write = (text: string | Buffer) =>
-    output.write(typeof text === 'string' ? text + '\n' : Buffer.concat([text, NEWLINE]));
+  const write = (text: string | Buffer | Buffer[]) => {
+    if (typeof text === 'string') return output.write(text + '\n');
+    for (const piece of Array.isArray(text) ? text : [text]) output.write(piece);
+    return output.write(NEWLINE);
+  };
   const outlet: Outlet = { send: (message: JSONRPCMessage) => write(JSON.stringify(message)) || true };
   // Sessions over stdio never idle out: the host owns the process and ends it by closing stdin.
   const session = runtime.sessions.create({

@@ -113,6 +113,33 @@ describe('server-to-client requests', () => {
     );
     expect(text(roots)).toContain('file:///work/only-mine');
   });
+  it('relays URL-mode elicitation to a client that supports it, and refuses it for a form-only client', async () => {
+    const gw = await h.gateway({ upstreams: { ev: { ...everything, scope: 'session' } } });
+    const urlClient = await h.client(gw, { elicitation: { form: {}, url: {} } });
+    const asked: string[] = [];
+    urlClient.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(`${request.params.mode}:${(request.params as { url?: string }).url}`);
+      return { action: 'accept' };
+    });
+    const args = { url: 'https://example.com/consent', message: 'Please sign in' };
+    const accepted = await urlClient.callTool({ name: 'ev__trigger-url-elicitation', arguments: args });
+    expect(text(accepted)).toContain('User completed the URL elicitation flow');
+    expect(asked).toEqual(['url:https://example.com/consent']);
+    // On a shared upstream the tool is offered to everyone; the gateway refuses URL mode to a form-only client.
+    const shared = await h.gateway({ upstreams: { ev: everything } });
+    const formOnly = await h.client(shared, { elicitation: { form: {} } });
+    let formAsked = 0;
+    formOnly.setRequestHandler(ElicitRequestSchema, async () => {
+      formAsked++;
+      return { action: 'accept', content: {} };
+    });
+    const refused = await formOnly.callTool({ name: 'ev__trigger-url-elicitation', arguments: args }).then(
+      (r) => text(r),
+      (e: Error) => e.message,
+    );
+    expect(refused).toContain('the client does not support URL elicitation');
+    expect(formAsked).toBe(0);
+  });
 });
 
 describe('notifications', () => {

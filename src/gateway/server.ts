@@ -46,8 +46,15 @@ export async function buildGateway(
   });
 
   const guard = hostGuard(config);
-  app.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/mcp')) guard(request.headers.host, request.headers.origin);
+  // A callback hook, not an async one: this runs on every request and a promise per request is measurable.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!request.url.startsWith('/mcp')) return done();
+    try {
+      guard(request.headers.host, request.headers.origin);
+      done();
+    } catch (error) {
+      done(error as FastifyError);
+    }
   });
 
   app.setErrorHandler((error: FastifyError | GatewayError, _request, reply) => {

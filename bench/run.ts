@@ -229,7 +229,8 @@ if (cells.includes(LIST_CELL)) {
   );
 }
 const goals = goalsTable(results, targets);
-if (goals) sections.push('## Switchboard against the goals (shared/PERFORMANCE.md)', goals);
+if (goals)
+  sections.push('## Switchboard against the goals ([docs/performance.md](../../docs/performance.md))', goals);
 const markdown = sections.join('\n\n') + '\n';
 console.log(markdown);
 

@@ -2,21 +2,8 @@
 // The switchboard command: parses arguments, then hands over to gateway/main.ts.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { builtinHelp, COMMAND_HELP, USAGE } from './cli-help.js';
 import { GatewayError } from './errors.js';
-
-const USAGE = `Usage: switchboard <command> [options]
-
-Commands:
-  serve   --config FILE [--host H] [--port P]   the gateway over Streamable HTTP at /mcp
-  stdio   --config FILE                         the gateway over stdio (stdout carries only MCP)
-  check   --config FILE                         validate the config, connect to every upstream, print a table
-  builtin <project|docs|sql> [options]          run one built-in server alone over stdio
-
-Options:
-  --config FILE   the config file (default: config/gateway.yaml)
-  -h, --help      show this help
-  -v, --version   show the version
-`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -36,22 +23,40 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'builtin') {
+    if (!rest[0] || rest.some((arg) => arg === '--help' || arg === '-h')) {
+      process.stdout.write(await builtinHelp(rest[0]?.startsWith('-') ? undefined : rest[0]));
+      return rest[0] ? 0 : 2;
+    }
     const { runBuiltinStdio } = await import('./builtin-servers/standalone.js');
     await runBuiltinStdio(rest[0] ?? '', rest.slice(1));
     return 0;
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      config: { type: 'string', default: 'config/gateway.yaml' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  const help = COMMAND_HELP[command];
+  if (help === undefined) {
+    process.stderr.write(`switchboard: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  const options = {
+    config: { type: 'string', default: 'config/gateway.yaml' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
+  let values: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof options; strict: true }>
+  >['values'];
+  try {
+    ({ values } = parseArgs({ args: rest, options, strict: true }));
+    // --host and --port mean something to serve only; elsewhere they would be silently ignored.
+    const misplaced = command === 'serve' ? undefined : ['host', 'port'].find((k) => k in values);
+    if (misplaced) throw new Error(`--${misplaced} applies to serve only`);
+  } catch (error) {
+    // parseArgs names the bad option; the command's own usage says what it takes.
+    process.stderr.write(`switchboard ${command}: ${(error as Error).message}\n\n${help}`);
+    return 2;
+  }
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(help);
     return 0;
   }
   const main = await import('./gateway/main.js');

@@ -1,5 +1,5 @@
 // Turns the per-round results into Markdown: medians over rounds, ratios to direct and to each peer, and a
-// check of Switchboard's figures against the goals G1-G7 of shared/PERFORMANCE.md where a cell measures them.
+// check of Switchboard's figures against the goals G1-G7 of docs/performance.md where a cell measures them.
 import type { Cell, CellResult } from './cells.js';
 
 /** results[cellId][target] = one result per round (or an error text). */

@@ -11,11 +11,17 @@ export interface BuiltinInstance {
   close(): Promise<void>;
 }
 
+export interface BuiltinContext {
+  /** Resolves relative paths (the config file's folder). */
+  baseDir: string;
+  /** A tool's name as clients see it (behind the gateway: prefixed); absent when standalone. */
+  publicName?: (tool: string) => string;
+}
+
 export interface BuiltinDefinition<O> {
   /** zod object schema of the options, strict: unknown keys are rejected. */
   optionsSchema: z.ZodType<O>;
-  /** baseDir resolves relative paths (the config file's folder). */
-  create(options: O, ctx: { baseDir: string }): Promise<BuiltinInstance>;
+  create(options: O, ctx: BuiltinContext): Promise<BuiltinInstance>;
 }
 
 export const builtinServers = { project, docs, sql };

@@ -1,8 +1,14 @@
 // Confines every path argument and URI of the built-in servers to their root: real paths compared by
-// components (never string prefixes), through symlinks and `..`, refusing special files.
-import { constants as fsc, promises as fs, type Stats } from 'node:fs';
+// components (never string prefixes), through symlinks and `..`, refusing special files; and every open
+// is verified on the descriptor itself, so swapping a folder for a symlink after the check gains nothing.
+import { constants as fsc, existsSync, promises as fs, type Dirent, type Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { ToolError } from './results.js';
+
+/** Linux names each open descriptor's real path here; elsewhere a slower, narrower check stands in. */
+const FD_DIR = existsSync('/proc/self/fd') ? '/proc/self/fd' : undefined;
 
 export interface Resolved {
   real: string; // absolute real path, inside root
@@ -16,8 +22,16 @@ export function isInside(root: string, candidate: string): boolean {
   return rel === '' || (rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel));
 }
 
-/** The root's real path; start-up fails clearly when it is missing or not a directory. */
-export async function realRoot(root: string, baseDir: string, what: string): Promise<string> {
+/**
+ * The root's real path; start-up fails clearly when it is missing or not a directory, and when it is the
+ * whole file system or the user's home folder (every credential file at once) without `allow_broad_root`.
+ */
+export async function realRoot(
+  root: string,
+  baseDir: string,
+  what: string,
+  allowBroad = false,
+): Promise<string> {
   const abs = path.resolve(baseDir, root);
   let real: string;
   try {
@@ -26,7 +40,60 @@ export async function realRoot(root: string, baseDir: string, what: string): Pro
     throw new Error(`${what}: root ${abs} does not exist`);
   }
   if (!(await fs.stat(real)).isDirectory()) throw new Error(`${what}: root ${abs} is not a directory`);
+  if (!allowBroad) {
+    const home = await fs.realpath(os.homedir()).catch(() => os.homedir());
+    const broad =
+      real === path.parse(real).root ? 'the whole file system' : real === home ? 'your home folder' : '';
+    if (broad) {
+      throw new Error(
+        `${what}: root ${abs} is ${broad}, which exposes every file in it (keys, tokens, shell history); ` +
+          'point root at a project folder, or set allow_broad_root: true to serve it anyway',
+      );
+    }
+  }
   return real;
+}
+
+/**
+ * Opens `target` and proves the descriptor lies inside root: the last component is never followed
+ * (O_NOFOLLOW), and the opened object's own path (/proc/self/fd on Linux) must be inside root, so a
+ * folder swapped for a symlink between any check and this open is caught after the fact.
+ */
+export async function openInside(
+  root: string,
+  target: string,
+  directory = false,
+): Promise<{ handle: FileHandle; stat: Stats }> {
+  const flags = fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW | (directory ? fsc.O_DIRECTORY : 0);
+  const handle = await fs.open(target, flags);
+  try {
+    // Elsewhere: the real path by name must be inside and be this very file (same device and inode).
+    const opened = FD_DIR ? await fs.readlink(`${FD_DIR}/${handle.fd}`) : await fs.realpath(target);
+    if (!isInside(root, opened)) throw new ToolError('refused: the path left the root while it was opened');
+    const stat = await handle.stat();
+    if (!FD_DIR) {
+      const named = await fs.stat(opened);
+      if (named.ino !== stat.ino || named.dev !== stat.dev)
+        throw new ToolError('refused: the path changed while it was opened');
+    }
+    if (directory ? !stat.isDirectory() : !stat.isFile())
+      throw new ToolError(`refused: not a ${directory ? 'directory' : 'regular file'}`);
+    return { handle, stat };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** The entries of a directory inside root, read through a verified descriptor (see openInside). */
+export async function readDirInside(root: string, dir: string): Promise<Dirent[]> {
+  const { handle } = await openInside(root, dir, true);
+  try {
+    // Through /proc the listing comes from the descriptor itself, never from the name again.
+    return await fs.readdir(FD_DIR ? `${FD_DIR}/${handle.fd}` : dir, { withFileTypes: true });
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -79,17 +146,16 @@ export function decodeUriPath(raw: string): string {
 }
 
 /**
- * Reads at most `maxBytes` of a regular file. The descriptor is checked again after opening (a file
- * swapped for a FIFO between resolve and open is refused; O_NONBLOCK keeps the open itself from hanging).
+ * Reads at most `maxBytes` of a regular file inside root. The descriptor is verified after opening
+ * (openInside: inside root, a regular file; O_NONBLOCK keeps the open itself from hanging on a FIFO).
  */
 export async function readCapped(
-  real: string,
+  root: string,
+  file: string,
   maxBytes: number,
 ): Promise<{ text: string; truncated: boolean; size: number }> {
-  const handle = await fs.open(real, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
+  const { handle, stat } = await openInside(root, file);
   try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new ToolError('refused: not a regular file');
     const length = Math.min(stat.size, maxBytes);
     const buffer = Buffer.alloc(length);
     let offset = 0;
@@ -116,7 +182,9 @@ export function looksBinary(text: string): boolean {
 /** Reads a text file inside root, refusing binary and oversized files. */
 export async function readTextInside(root: string, filePath: string, maxBytes: number) {
   const { real, rel } = await resolveInside(root, filePath, 'file');
-  const { text, truncated, size } = await readCapped(real, maxBytes);
+  const { text, truncated, size } = await readCapped(root, real, maxBytes).catch((err: unknown) => {
+    throw err instanceof ToolError ? new ToolError(`file ${JSON.stringify(rel)}: ${err.message}`) : err;
+  });
   if (truncated)
     throw new ToolError(`file ${JSON.stringify(rel)} is ${size} bytes, over the ${maxBytes}-byte limit`);
   if (looksBinary(text)) throw new ToolError(`file ${JSON.stringify(rel)} looks binary; refused`);

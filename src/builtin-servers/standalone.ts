@@ -32,7 +32,7 @@ export function splitCommand(text: string): string[] {
   return out;
 }
 
-/** `--some-flag VALUE` / `--some-flag=VALUE` -> { some_flag: value }, numbers and the test command converted. */
+/** `--some-flag VALUE` / `--some-flag=VALUE` -> { some_flag: value }; numbers, true/false and the test command converted. */
 export function parseFlags(name: string, argv: string[]): Record<string, unknown> {
   const options: Record<string, unknown> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -52,9 +52,13 @@ export function parseFlags(name: string, argv: string[]): Record<string, unknown
     options[key] =
       key === 'test_command'
         ? splitCommand(value)
-        : /^\d+$/.test(value) && key !== 'root' && key !== 'url'
-          ? Number(value)
-          : value;
+        : key === 'root' || key === 'url'
+          ? value
+          : /^\d+$/.test(value)
+            ? Number(value)
+            : value === 'true' || value === 'false'
+              ? value === 'true'
+              : value;
   }
   return options;
 }

@@ -1,29 +1,41 @@
 // The gateway's config: one zod schema, and loadConfig (YAML/JSON -> ${ENV} -> validate -> freeze).
 // A bad file is fatal at start with a message naming the path of the bad key.
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import { builtinServers } from '../builtin-servers/index.js';
+import { describeIssues, formatIssue } from './config-issues.js';
+import {
+  normalizeHostShape,
+  readEnvFile,
+  stripJsonComments,
+  upstreamsKeyOf,
+  workspaceFolder,
+} from './host-shapes.js';
 
 const UPSTREAM_NAME = /^[A-Za-z0-9_-]+$/;
 
-/** "60s", "500ms", "2m" or a number of milliseconds. */
-const duration = z.union([
-  z.number().int().nonnegative(),
-  z
-    .string()
-    .regex(
-      /^\d+(\.\d+)?(ms|s|m|h)$/,
-      'expected a duration such as 500ms, 30s, 5m or a number of milliseconds',
-    )
-    .transform((text) => {
-      const [, amount, unit] = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text)!;
-      const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
-      return Math.round(Number(amount) * scale);
-    }),
-]);
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+/**
+ * "60s", "500ms", "2m", "1h". A bare number is refused: `timeout: 30` once meant 30 ms, which nobody who
+ * writes it means, so the unit is required and the message suggests one.
+ */
+const duration = z
+  .string({
+    error: (issue) =>
+      typeof issue.input === 'number'
+        ? `a duration needs a unit: write ${issue.input}s for seconds or ${issue.input}ms for milliseconds`
+        : 'expected a duration such as 500ms, 30s, 5m or 1h',
+  })
+  .regex(DURATION, 'expected a duration such as 500ms, 30s, 5m or 1h')
+  .transform((text) => {
+    const [, amount, unit] = DURATION.exec(text)!;
+    const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+    return Math.round(Number(amount) * scale);
+  });
 
 const common = {
   prefix: z
@@ -32,6 +44,12 @@ const common = {
     .optional(),
   scope: z.enum(['shared', 'session']).optional(),
   timeout: duration.optional(),
+  /** The longest a call may take in total, even while it reports progress (defaults.maxTimeout). */
+  maxTimeout: duration.optional(),
+  /** How long connecting may take (`npx` may be downloading the server) (defaults.startTimeout). */
+  startTimeout: duration.optional(),
+  /** The largest result a call accepts from this upstream, in bytes (defaults.maxResultBytes). */
+  maxResultBytes: z.number().int().positive().optional(),
   enabled: z.boolean().default(true),
   tools: z
     .strictObject({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
@@ -45,7 +63,11 @@ export const stdioUpstreamSchema = z.strictObject({
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string()).default({}),
+  /** VS Code / Cursor: a dotenv file read at start-up; `env` entries win over it. */
+  envFile: z.string().optional(),
   cwd: z.string().optional(),
+  /** The longest stdout line before the connection is reset, in bytes (defaults.maxLineBytes). */
+  maxLineBytes: z.number().int().positive().optional(),
 });
 
 export const httpUpstreamSchema = z.strictObject({
@@ -86,15 +108,56 @@ export const configSchema = z.strictObject({
         .positive()
         .default(4 * 1024 * 1024),
       requestTimeout: duration.default(120_000),
+      /** Bytes a client may leave unread on one stream (GET or a POST's SSE answer) before it is disconnected. */
+      maxStreamBuffer: z
+        .number()
+        .int()
+        .positive()
+        .default(8 * 1024 * 1024),
+      /** How long a finished answer may wait for a client that does not read it before it is disconnected. */
+      drainTimeout: duration.default(30_000),
     })
     .prefault({}),
   sessions: z
     .strictObject({
       idleTimeout: duration.default(30 * 60_000),
       max: z.number().int().positive().default(100_000),
+      /** Open sessions per source (client address; IPv6 by /64). */
+      maxPerSource: z.number().int().positive().default(10_000),
+      /** New sessions per minute per source (a token bucket of this size); 0 turns the rate limit off. */
+      ratePerSource: z.number().int().nonnegative().default(6_000),
+      /** Live `scope: session` upstream connections (a process each for stdio), in total and per source. */
+      maxUpstreamConnections: z.number().int().positive().default(100),
+      maxUpstreamConnectionsPerSource: z.number().int().positive().default(10),
     })
     .prefault({}),
-  defaults: z.strictObject({ timeout: duration.default(60_000) }).prefault({}),
+  defaults: z
+    .strictObject({
+      timeout: duration.default(60_000),
+      maxTimeout: duration.default(10 * 60_000),
+      startTimeout: duration.default(60_000),
+      maxLineBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(32 * 1024 * 1024),
+      maxResultBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(32 * 1024 * 1024),
+    })
+    .prefault({}),
+  /** The stdio front (`switchboard stdio`): a line longer than this is refused and dropped, never buffered on. */
+  stdio: z
+    .strictObject({
+      maxLineBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(32 * 1024 * 1024),
+    })
+    .prefault({}),
   logging: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
     .prefault({}),
@@ -127,7 +190,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   }
   let raw: unknown;
   try {
-    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    raw = file.endsWith('.json') ? JSON.parse(stripJsonComments(text)) : parseYaml(text);
   } catch (error) {
     throw new GatewayError(
       'config',
@@ -142,21 +205,25 @@ export function parseConfig(
   options: { env?: NodeJS.ProcessEnv; baseDir?: string; source?: string } = {},
 ): GatewayConfig {
   const source = options.source ?? 'config';
-  const fail = (message: string) => new GatewayError('config', `${source}: ${message}`);
+  // Messages name the upstreams' key as the file spells it (`servers.github...` in a VS Code file).
+  let upstreamsKey = 'upstreams';
+  const fail = (message: string) =>
+    new GatewayError(
+      'config',
+      `${source}: ${upstreamsKey === 'upstreams' ? message : message.replace(/(^|; )upstreams(?=[.:])/g, `$1${upstreamsKey}`)}`,
+    );
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw fail('the top level must be a mapping');
   const top = { ...(raw as Record<string, unknown>) };
-  if ('mcpServers' in top) {
-    if ('upstreams' in top) throw fail('mcpServers: give either upstreams or mcpServers, not both');
-    top.upstreams = top.mcpServers;
-    delete top.mcpServers;
-  }
+  upstreamsKey = upstreamsKeyOf(top, fail);
+  normalizeHostShape(top, upstreamsKey, fail);
   top.upstreams ??= {};
-  const expanded = expandEnv(top, options.env ?? process.env, [], fail);
-  const result = configSchema.safeParse(expanded);
-  if (!result.success) throw fail(describeIssues(result.error.issues, expanded));
-  const config = result.data;
   const baseDir = options.baseDir ?? process.cwd();
+  const variables = { env: options.env ?? process.env, workspace: workspaceFolder(baseDir) };
+  const expanded = expandEnv(top, variables, [], fail);
+  const result = configSchema.safeParse(expanded);
+  if (!result.success) throw fail(describeIssues(result.error.issues, expanded, KNOWN_UPSTREAM_KEYS));
+  const config = result.data;
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     if (name.includes(config.namespace.separator)) {
       throw fail(`upstreams.${name}: the name contains the separator "${config.namespace.separator}"`);
@@ -165,6 +232,11 @@ export function parseConfig(
     checkDeclaredType(name, kind, upstream.type, fail);
     if (kind === 'stdio' && (upstream as StdioUpstreamConfig).cwd) {
       (upstream as StdioUpstreamConfig).cwd = path.resolve(baseDir, (upstream as StdioUpstreamConfig).cwd!);
+    }
+    if (kind === 'stdio' && (upstream as StdioUpstreamConfig).envFile) {
+      const stdio = upstream as StdioUpstreamConfig;
+      const file = path.resolve(baseDir, stdio.envFile!);
+      stdio.env = { ...readEnvFile(file, `upstreams.${name}.envFile`, fail), ...stdio.env };
     }
     if (kind === 'builtin') validateBuiltinOptions(name, upstream as BuiltinUpstreamConfig, fail);
   }
@@ -177,6 +249,21 @@ export function configBaseDir(config: GatewayConfig): string {
   return (config as GatewayConfig & { baseDir?: string }).baseDir ?? process.cwd();
 }
 
+/** What is legal but almost certainly not meant; logged as warnings at start (the gateway still starts). */
+export function configWarnings(config: GatewayConfig): string[] {
+  const upstreams = Object.values(config.upstreams);
+  if (upstreams.length === 0) {
+    return [
+      'no upstreams configured: the gateway starts but serves no tools, prompts or resources ' +
+        '(add entries under upstreams:, mcpServers: or servers:)',
+    ];
+  }
+  if (upstreams.every((upstream) => !upstream.enabled)) {
+    return ['every upstream is disabled (enabled: false): the gateway starts but serves nothing'];
+  }
+  return [];
+}
+
 /** Options beside `builtin:` with the keys every upstream shares taken out. */
 export function builtinOptions(upstream: BuiltinUpstreamConfig): Record<string, unknown> {
   const options: Record<string, unknown> = { ...upstream };
@@ -186,12 +273,14 @@ export function builtinOptions(upstream: BuiltinUpstreamConfig): Record<string, 
 
 function validateBuiltinOptions(name: string, upstream: BuiltinUpstreamConfig, fail: (m: string) => Error) {
   const definition = builtinServers[upstream.builtin as keyof typeof builtinServers];
-  const parsed = (definition.optionsSchema as z.ZodType).safeParse(builtinOptions(upstream));
+  const options = builtinOptions(upstream);
+  const parsed = (definition.optionsSchema as z.ZodType).safeParse(options);
   if (!parsed.success) {
+    const root = { upstreams: { [name]: options } };
     throw fail(
       parsed.error.issues
         .map((issue) =>
-          formatIssue(['upstreams', name, ...issue.path.map(String)], issue as z.core.$ZodIssue),
+          formatIssue(['upstreams', name, ...issue.path.map(String)], issue as z.core.$ZodIssue, root),
         )
         .join('; '),
     );
@@ -204,79 +293,45 @@ function checkDeclaredType(name: string, kind: string, type: string | undefined,
   if (!fits) throw fail(`upstreams.${name}.type: "${type}" does not fit a ${kind} upstream`);
 }
 
-const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** `$${` (a literal `${`), `${NAME}`, `${env:NAME}` (VS Code / Cursor / Windsurf) or `${input:ID}` (VS Code). */
+const VARIABLE_REF = /\$\$\{|\$\{(?:([A-Za-z_][A-Za-z0-9_]*)|env:([A-Za-z_][A-Za-z0-9_]*)|input:([^}]*))\}/g;
 
-/** Replaces ${NAME} in every string; `$${` stays a literal `${`. A missing variable is an error. */
-function expandEnv(
-  value: unknown,
-  env: NodeJS.ProcessEnv,
-  at: string[],
-  fail: (m: string) => Error,
-): unknown {
+interface Variables {
+  env: NodeJS.ProcessEnv;
+  /** What `${workspaceFolder}` means (see workspaceFolder in host-shapes.ts). */
+  workspace: string;
+}
+
+/**
+ * Replaces ${NAME} and ${env:NAME} in every string with the environment variable, ${workspaceFolder} and
+ * ${userHome} as VS Code and Cursor do; `$${` stays a literal `${`. A missing variable is an error, and so
+ * is VS Code's ${input:ID}: nobody is there to answer a prompt when the gateway starts.
+ */
+function expandEnv(value: unknown, vars: Variables, at: string[], fail: (m: string) => Error): unknown {
   if (typeof value === 'string') {
-    return value.replace(ENV_REF, (match, name: string | undefined) => {
+    return value.replace(VARIABLE_REF, (match, plain?: string, prefixed?: string, input?: string) => {
+      if (input !== undefined) {
+        throw fail(
+          `${at.join('.')}: \${input:${input}} (a VS Code prompted input) is not supported; ` +
+            'put the secret in an environment variable and write ${NAME}, or set it in env',
+        );
+      }
+      if (plain === 'workspaceFolder') return vars.workspace;
+      if (plain === 'userHome') return vars.env.HOME ?? homedir();
+      const name = plain ?? prefixed;
       if (name === undefined) return '${';
-      const found = env[name];
+      const found = vars.env[name];
       if (found === undefined) throw fail(`${at.join('.')}: environment variable ${name} is not set`);
       return found;
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, env, [...at, String(i)], fail));
+  if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, vars, [...at, String(i)], fail));
   if (value && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, expandEnv(item, env, [...at, key], fail)]),
+      Object.entries(value).map(([key, item]) => [key, expandEnv(item, vars, [...at, key], fail)]),
     );
   }
   return value;
-}
-
-function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
-  return issues.map((issue) => describeIssue(issue, input)).join('; ');
-}
-
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const at = issue.path.map(String);
-  if (issue.code === 'invalid_union' && at[0] === 'upstreams' && at.length === 2) {
-    // Report the branch the entry was meant to be, not zod's list of every alternative.
-    const entry = valueAt(input, at) as Record<string, unknown> | undefined;
-    const branch =
-      entry && typeof entry === 'object' ? ['command', 'url', 'builtin'].findIndex((k) => k in entry) : -1;
-    if (branch === -1 || !issue.errors[branch]) {
-      const unknown =
-        entry && typeof entry === 'object'
-          ? Object.keys(entry).filter((k) => !KNOWN_UPSTREAM_KEYS.has(k))
-          : [];
-      const hint = `${at.join('.')}: an upstream needs one of command (stdio), url (HTTP) or builtin`;
-      return [...unknown.map((k) => `${[...at, k].join('.')}: unknown key`), hint].join('; ');
-    }
-    return issue.errors[branch]
-      .map((inner) => formatIssue([...at, ...inner.path.map(String)], inner))
-      .join('; ');
-  }
-  return formatIssue(at, issue);
-}
-
-function formatIssue(at: string[], issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => `${[...at, key].join('.')}: unknown key`).join('; ');
-  }
-  const where = at.length ? at.join('.') : '(top level)';
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `${where}: required`;
-  if (issue.code === 'invalid_key') return `${where}: ${issue.issues[0]?.message ?? issue.message}`;
-  if (issue.code === 'invalid_union') {
-    // The branch whose type matched says what is wrong; a plain type mismatch says least.
-    const branch = issue.errors.find(
-      (e) => !(e.length === 1 && e[0].code === 'invalid_type' && e[0].path.length === 0),
-    );
-    if (branch?.length) return formatIssue([...at, ...branch[0].path.map(String)], branch[0]);
-  }
-  return `${where}: ${issue.message}`;
-}
-
-function valueAt(input: unknown, at: string[]): unknown {
-  let current = input;
-  for (const key of at) current = (current as Record<string, unknown> | undefined)?.[key];
-  return current;
 }
 
 function deepFreeze<T>(value: T): T {

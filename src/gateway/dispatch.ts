@@ -12,7 +12,10 @@ import { rewriteUris } from './uri-rewrite.js';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 let nextProgressToken = 1;
 
-/** Sends a request to an upstream on behalf of the exchange: progress mapped back, cancellation and timeout carried. */
+/**
+ * Sends a request to an upstream on behalf of the exchange: progress mapped back, cancellation and timeout
+ * carried. Progress restarts the timeout, but never past the upstream's maximum total time (maxTimeout).
+ */
 export async function forward(
   runtime: Runtime,
   exchange: Exchange,
@@ -21,10 +24,14 @@ export async function forward(
   params: Record<string, any>,
 ): Promise<unknown> {
   let connection;
+  const { session } = exchange;
   try {
-    connection = upstream.connectionFor(exchange.session.id, exchange.session.clientCapabilities);
-    if (connection instanceof Promise) connection = await connection;
+    // The source (client address, or principal) keys the cap on per-session processes.
+    connection = upstream.connectionFor(session.id, session.clientCapabilities, session.source?.key);
+    if (connection instanceof Promise)
+      connection = await untilAborted(connection, exchange.controller.signal);
   } catch (error) {
+    if (error instanceof GatewayError) throw error;
     throw new GatewayError('upstream_unavailable', (error as Error).message);
   }
   if (connection.sessionKey !== undefined)
@@ -37,20 +44,25 @@ export async function forward(
   let upstreamToken: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let signal = exchange.controller.signal;
+  const { timeoutMs, maxTimeoutMs = MAX_TIMER_MS } = upstream.options;
   if (token !== undefined) {
     // The upstream sees a token of the gateway's own, unique on its connection; the client's comes back on the
     // way out, so two clients using the same token never see each other's progress.
     upstreamToken = `sb-${nextProgressToken++}`;
     params = { ...params, _meta: { ...params._meta, progressToken: upstreamToken } };
-    // Progress keeps a long call alive: the timeout restarts with each notification.
+    // Progress keeps a long call alive: the timeout restarts with each notification, up to the deadline.
     const timeout = new AbortController();
+    const deadline = Date.now() + maxTimeoutMs;
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(
-        () =>
-          timeout.abort(new McpError(-32001, 'Request timed out', { timeout: upstream.options.timeoutMs })),
-        upstream.options.timeoutMs,
-      );
+      const left = deadline - Date.now();
+      timer =
+        left > timeoutMs
+          ? setTimeout(
+              () => timeout.abort(new McpError(-32001, 'Request timed out', { timeout: timeoutMs })),
+              timeoutMs,
+            )
+          : setTimeout(() => timeout.abort(totalTimeout(upstream.name, maxTimeoutMs)), Math.max(0, left));
     };
     arm();
     signal = AbortSignal.any([signal, timeout.signal]);
@@ -66,9 +78,13 @@ export async function forward(
   try {
     const result = await connection.client.request({ method, params } as any, passthroughResult, {
       signal,
-      timeout: upstreamToken === undefined ? upstream.options.timeoutMs : MAX_TIMER_MS,
+      timeout: upstreamToken === undefined ? Math.min(timeoutMs, maxTimeoutMs) : MAX_TIMER_MS,
     });
     return rewriteUris(runtime.router, upstream, result);
+  } catch (error) {
+    // A connection the gateway reset (an overlong line) says why, not just "Connection closed".
+    const failure = connection.failure;
+    throw failure ? new GatewayError('upstream_unavailable', failure) : error;
   } finally {
     tracked.delete(exchange);
     if (upstreamToken !== undefined) {
@@ -76,6 +92,25 @@ export async function forward(
       connection.progress.delete(upstreamToken);
     }
   }
+}
+
+/** A per-session connection still starting must not hold a cancelled call (and its POST) until it is up. */
+function untilAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** The SDK passes an McpError through as the rejection (anything else it rewraps); -32001 is a timeout. */
+function totalTimeout(upstream: string, maxTimeoutMs: number): McpError {
+  return new McpError(
+    -32001,
+    `the call to upstream "${upstream}" ran for its maximum total time of ${maxTimeoutMs} ms (maxTimeout); progress does not extend a call past it`,
+    { maxTimeout: maxTimeoutMs },
+  );
 }
 
 /** Upstream protocol errors keep their code and message; outages and timeouts get the gateway's kinds. */

@@ -1,8 +1,10 @@
 // Process entry points behind the CLI: serve (HTTP), stdio, check. Loads config, builds, listens, and
 // shuts down cleanly on SIGTERM/SIGINT (client sessions closed, stdio children stopped).
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, type GatewayConfig } from './config.js';
+import type { AddressInfo } from 'node:net';
+import { configWarnings, loadConfig, type GatewayConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { configSecrets } from './redact.js';
 import { Runtime } from './runtime.js';
 import { buildGateway } from './server.js';
 import { serveStdio } from './stdio-front.js';
@@ -10,10 +12,13 @@ import { serveStdio } from './stdio-front.js';
 export async function serve(configFile: string, overrides: { host?: string; port?: number }): Promise<void> {
   const config = loadConfig(configFile);
   const log = createLogger(config.logging.level);
+  for (const warning of configWarnings(config)) log.warn(warning);
   const app = await buildGateway(config, { log, waitForUpstreams: false });
   const host = overrides.host ?? config.listen.host;
   const port = overrides.port ?? config.listen.port;
-  const address = await app.listen({ host, port });
+  await app.listen({ host, port });
+  // The socket's own address: app.listen's answer shows 127.0.0.1 for a server bound to 0.0.0.0.
+  const address = listeningUrl(app.server.address() as AddressInfo);
   log.info({ address: `${address}/mcp` }, 'switchboard listening');
   process.stderr.write(`switchboard listening on ${address}/mcp\n`);
   onSignals(() => app.close());
@@ -21,7 +26,8 @@ export async function serve(configFile: string, overrides: { host?: string; port
 
 export async function stdio(configFile: string): Promise<void> {
   const config = loadConfig(configFile);
-  const log = createLogger(config.logging.level);
+  const log = createLogger(config.logging.level, { secrets: configSecrets(config) });
+  for (const warning of configWarnings(config)) log.warn(warning);
   const runtime = new Runtime(config, log);
   onSignals(() => runtime.stop());
   await runtime.start();
@@ -32,7 +38,10 @@ export async function stdio(configFile: string): Promise<void> {
 /** Connects to every upstream and prints a table; returns the exit code. */
 export async function check(configFile: string): Promise<number> {
   const config: GatewayConfig = loadConfig(configFile);
+  for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
   const runtime = new Runtime(config, createLogger('silent'));
+  // Upstreams run in their own process groups, out of reach of a terminal's Ctrl-C: stop them on a signal.
+  onSignals(() => runtime.stop());
   let code = 0;
   try {
     await runtime.start();
@@ -61,6 +70,11 @@ export async function check(configFile: string): Promise<number> {
   if (runtime.upstreams.some((u) => u.state !== 'ready')) code = 1;
   await runtime.stop();
   return code;
+}
+
+/** `http://0.0.0.0:8080`, `http://[::]:8080`: where the server really listens. */
+function listeningUrl({ address, family, port }: AddressInfo): string {
+  return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
 }
 
 function onSignals(shutdown: () => Promise<unknown>): void {

@@ -6,6 +6,8 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import { GatewayError } from '../errors.js';
 import type { Runtime } from './runtime.js';
 import type { Exchange, Outlet, Session } from './sessions.js';
+import { addressSource, SourceLimits } from './source-limits.js';
+import { classify } from './wire/jsonrpc.js';
 import {
   handleNotification,
   handleRequest,
@@ -21,9 +23,29 @@ const SSE_HEADERS = {
   connection: 'keep-alive',
 };
 
+/** What the endpoint needs besides the runtime, built once at start-up. */
+interface Edge {
+  runtime: Runtime;
+  sources: SourceLimits;
+  /** http.maxStreamBuffer: unread bytes one response may hold before its client is disconnected. */
+  maxBuffer: number;
+  /** http.drainTimeout in ms. */
+  drainMs: number;
+}
+
 export function registerMcpEndpoint(app: FastifyInstance, runtime: Runtime): void {
-  app.post('/mcp', (request, reply) => post(runtime, request, reply));
-  app.get('/mcp', (request, reply) => openStream(runtime, request, reply));
+  const { http, sessions } = runtime.config;
+  const edge: Edge = {
+    runtime,
+    sources: new SourceLimits({
+      maxPerSource: sessions.maxPerSource,
+      ratePerMinute: sessions.ratePerSource,
+    }),
+    maxBuffer: http.maxStreamBuffer,
+    drainMs: http.drainTimeout,
+  };
+  app.post('/mcp', (request, reply) => post(edge, request, reply));
+  app.get('/mcp', (request, reply) => openStream(edge, request, reply));
   app.delete('/mcp', (request, reply) => {
     const session = sessionOf(runtime, request);
     runtime.sessions.close(session);
@@ -45,28 +67,8 @@ function sessionOf(runtime: Runtime, request: FastifyRequest): Session {
   return session;
 }
 
-function classify(body: unknown): 'request' | 'notification' | 'response' {
-  if (Array.isArray(body)) {
-    throw new GatewayError(
-      'invalid_request',
-      'Invalid Request: JSON-RPC batches are not supported (removed in MCP 2025-06-18)',
-    );
-  }
-  const message = body as Record<string, unknown> | null;
-  if (!message || typeof message !== 'object' || message.jsonrpc !== '2.0') {
-    throw new GatewayError('invalid_request', 'Invalid Request: expected a JSON-RPC 2.0 message object');
-  }
-  if (typeof message.method === 'string') {
-    if (!('id' in message)) return 'notification';
-    if (typeof message.id === 'string' || (typeof message.id === 'number' && Number.isFinite(message.id)))
-      return 'request';
-    throw new GatewayError('invalid_request', 'Invalid Request: id must be a string or a number');
-  }
-  if ('id' in message && ('result' in message || 'error' in message)) return 'response';
-  throw new GatewayError('invalid_request', 'Invalid Request: not a request, notification or response');
-}
-
-async function post(runtime: Runtime, request: FastifyRequest, reply: FastifyReply) {
+async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
+  const { runtime } = edge;
   const kind = classify(request.body);
   const message = request.body as JSONRPCMessage;
   const accept = request.headers.accept ?? '';
@@ -80,10 +82,14 @@ async function post(runtime: Runtime, request: FastifyRequest, reply: FastifyRep
   let session: Session;
   if (kind === 'request' && (message as JSONRPCRequest).method === 'initialize') {
     const params = ((message as JSONRPCRequest).params ?? {}) as Record<string, any>;
+    // Per source first (429, that client's own limit), then the global cap (503, everyone's).
+    const source = edge.sources.admit(addressSource(request.socket.remoteAddress));
     const created = runtime.sessions.create({
       protocolVersion: negotiateVersion(params.protocolVersion),
       clientCapabilities: params.capabilities ?? {},
+      source,
     });
+    if (!created) edge.sources.refund(source);
     if (!created)
       throw new GatewayError(
         'overloaded',
@@ -101,15 +107,19 @@ async function post(runtime: Runtime, request: FastifyRequest, reply: FastifyRep
     handleResponse(session, message);
     return reply.code(202).send();
   }
-  const stream = new ResponseStream(reply, session.id, canStream);
+  const controller = new AbortController();
+  const stream = new ResponseStream(edge, reply, session.id, canStream, controller);
   const exchange: Exchange = {
     session,
     requestId: (message as JSONRPCRequest).id,
-    controller: new AbortController(),
+    controller,
     related: stream,
   };
   const text = await handleRequest(runtime, exchange, message as JSONRPCRequest);
   session.lastSeen = Date.now();
+  // An initialize that was refused (bad params) leaves no session behind to hold a slot until it idles out.
+  if (!session.initialized && (message as JSONRPCRequest).method === 'initialize')
+    runtime.sessions.close(session);
   stream.finish(text);
   return reply;
 }
@@ -119,9 +129,11 @@ class ResponseStream implements Outlet {
   private streaming = false;
 
   constructor(
+    private readonly edge: Edge,
     private readonly reply: FastifyReply,
     private readonly sessionId: string,
     private readonly canStream: boolean,
+    private readonly controller: AbortController,
   ) {}
 
   send(message: JSONRPCMessage): boolean {
@@ -133,15 +145,19 @@ class ResponseStream implements Outlet {
       raw.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
     }
     raw.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
-    return true;
+    if (raw.writableLength <= this.edge.maxBuffer) return true;
+    // The client stopped reading: drop it rather than buffer without bound, and stop its request upstream.
+    disconnect(this.edge, raw, this.sessionId, 'POST stream');
+    this.controller.abort(new GatewayError('cancelled', 'the client stopped reading its stream'));
+    return false;
   }
 
   finish(text: ResponseText): void {
     const raw = this.reply.raw;
     if (this.streaming) {
-      if (raw.writableEnded) return;
+      if (raw.writableEnded || raw.destroyed) return;
       if (text === undefined) raw.end();
-      else writeAll(raw, ['event: message\ndata: ', ...pieces(text), '\n\n']);
+      else writeAll(this.edge, raw, ['event: message\ndata: ', ...pieces(text), '\n\n']);
       return;
     }
     if (text === undefined) {
@@ -152,6 +168,11 @@ class ResponseStream implements Outlet {
     // The answer is written straight to the socket: fastify has nothing left to add to a finished body, and
     // large bodies go out as the pieces they are (no copy into one buffer).
     this.reply.hijack();
+    // Earlier answers on this connection still unread (a pipelining client that never reads): no more.
+    if (raw.writableLength > this.edge.maxBuffer) {
+      disconnect(this.edge, raw, this.sessionId, 'pipelined answers');
+      return;
+    }
     const body = pieces(text);
     let length = 0;
     for (const piece of body) length += typeof piece === 'string' ? Buffer.byteLength(piece) : piece.length;
@@ -160,7 +181,7 @@ class ResponseStream implements Outlet {
       'content-length': length,
       'mcp-session-id': this.sessionId,
     });
-    writeAll(raw, body);
+    writeAll(this.edge, raw, body);
   }
 }
 
@@ -168,15 +189,31 @@ function pieces(text: string | Buffer | Buffer[]): (string | Buffer)[] {
   return Array.isArray(text) ? text : [text];
 }
 
-/** Writes the pieces in one go (corked: one writev) and ends the response. */
-function writeAll(raw: FastifyReply['raw'], body: (string | Buffer)[]): void {
+/** Writes the pieces in one go (corked: one writev) and ends the response. An answer the client does not
+ * read within http.drainTimeout is dropped with its connection (no timer when the kernel took it all). */
+function writeAll(edge: Edge, raw: FastifyReply['raw'], body: (string | Buffer)[]): void {
   raw.cork();
   for (let i = 0; i < body.length - 1; i++) raw.write(body[i]);
   raw.end(body[body.length - 1]);
+  if (raw.writableLength === 0) return;
+  const timer = setTimeout(() => {
+    if (!raw.writableFinished) disconnect(edge, raw, undefined, 'unread answer');
+  }, edge.drainMs);
+  timer.unref();
+  raw.once('close', () => clearTimeout(timer));
+}
+
+function disconnect(edge: Edge, raw: FastifyReply['raw'], sessionId: string | undefined, what: string) {
+  edge.runtime.log.warn(
+    { sessionId, unreadBytes: raw.writableLength, limit: edge.maxBuffer },
+    `client stopped reading (${what}); disconnected (http.maxStreamBuffer, http.drainTimeout)`,
+  );
+  raw.destroy();
 }
 
 /** GET /mcp: the session's stream for messages that belong to no request. */
-function openStream(runtime: Runtime, request: FastifyRequest, reply: FastifyReply) {
+function openStream(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
+  const { runtime } = edge;
   const session = sessionOf(runtime, request);
   const accept = request.headers.accept ?? '';
   if (!accept.includes('text/event-stream') && !accept.includes('*/*')) {
@@ -187,11 +224,17 @@ function openStream(runtime: Runtime, request: FastifyRequest, reply: FastifyRep
   const raw = reply.raw;
   raw.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': session.id });
   raw.write(': stream open\n\n');
+  /** Writes a frame; a client that leaves more than http.maxStreamBuffer unread is disconnected. */
+  const write = (frame: string) => {
+    raw.write(frame);
+    if (raw.writableLength <= edge.maxBuffer) return true;
+    disconnect(edge, raw, session.id, 'GET stream');
+    return false;
+  };
   const outlet: Outlet = {
     send(message) {
       if (raw.writableEnded || raw.destroyed) return false;
-      raw.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
-      return true;
+      return write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
     },
     close: () => raw.end(),
   };
@@ -202,7 +245,7 @@ function openStream(runtime: Runtime, request: FastifyRequest, reply: FastifyRep
   };
   raw.on('close', close);
   // A comment now and then keeps proxies and load balancers from closing a quiet stream.
-  const heartbeat = setInterval(() => raw.write(': ping\n\n'), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => write(': ping\n\n'), HEARTBEAT_MS);
   heartbeat.unref();
   raw.on('close', () => clearInterval(heartbeat));
 }

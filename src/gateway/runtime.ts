@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import { builtinServers, type BuiltinName } from '../builtin-servers/index.js';
 import { Upstream, type Connection } from '../upstreams/pool.js';
+import { SessionBudget } from '../upstreams/session-budget.js';
 import type { UpstreamSpec } from '../upstreams/transports.js';
 import type { CatalogKind } from '../upstreams/catalog.js';
 import {
@@ -17,8 +18,9 @@ import {
   type StdioUpstreamConfig,
   type UpstreamConfig,
 } from './config.js';
-import { globList, Router } from './router.js';
+import { globList, publicName, Router } from './router.js';
 import { SessionRegistry, type Exchange, type Session } from './sessions.js';
+import { redactWithConfig } from './redact.js';
 import { forgetTasks } from './tasks.js';
 import { handleUpstreamNotification, handleUpstreamRequest } from './upstream-traffic.js';
 
@@ -28,6 +30,9 @@ const LIST_CHANGED: Record<CatalogKind, string> = {
   resources: 'notifications/resources/list_changed',
   resourceTemplates: 'notifications/resources/list_changed',
 };
+
+/** How long past the slowest start timeout an early request waits at most: stopping a hung start takes a while. */
+const SETTLE_GRACE_MS = 5000;
 
 /** What shared connections declare: the gateway can relay these to whichever client asks. */
 const SHARED_CAPABILITIES: ClientCapabilities = {
@@ -42,10 +47,17 @@ export class Runtime {
   readonly sessions: SessionRegistry;
   /** Client requests in flight per upstream connection: how a server-to-client request finds its origin. */
   readonly inflight = new Map<Connection, Set<Exchange>>();
-  /** Which session owns each task created through the gateway. */
-  readonly taskOwners = new Map<string, Session>();
+  /** Which session owns each task, by the upstream connection that runs it and then its id (ids may collide). */
+  readonly taskOwners = new Map<Connection, Map<string, Session>>();
   settled = false;
+  /** True once requests that read the catalogue need not wait: start-up settled or its bound passed. The hot
+   * path checks this boolean and only an early request awaits `untilSettled`. */
+  catalogueReady = false;
+  /** Resolves (never rejects) when start-up settles or its bound passes; undefined before `start()`. */
+  untilSettled?: Promise<void>;
   private started?: Promise<void>;
+  /** Catalogue kinds that changed before start-up settled: announced once when it does. */
+  private changedBeforeSettled = new Set<CatalogKind>();
 
   constructor(
     readonly config: GatewayConfig,
@@ -60,15 +72,29 @@ export class Runtime {
       onStateChanged: (upstream: Upstream) =>
         this.log.debug({ upstream: upstream.name, state: upstream.state }, 'upstream state'),
     };
+    const budget = new SessionBudget({
+      maxTotal: config.sessions.maxUpstreamConnections,
+      maxPerSource: config.sessions.maxUpstreamConnectionsPerSource,
+    });
     this.upstreams = Object.entries(config.upstreams)
       .filter(([, upstream]) => upstream.enabled)
       .map(
         ([name, upstream]) =>
           new Upstream({
             name,
-            spec: specFor(upstream, configBaseDir(config)),
+            spec: specFor(upstream, configBaseDir(config), (tool) =>
+              publicName(upstream.prefix ?? name, config.namespace.separator, tool),
+            ),
             scope: upstream.scope ?? 'shared',
             timeoutMs: upstream.timeout ?? config.defaults.timeout,
+            maxTimeoutMs: upstream.maxTimeout ?? config.defaults.maxTimeout,
+            startTimeoutMs:
+              upstream.startTimeout ??
+              Math.max(config.defaults.startTimeout, upstream.timeout ?? config.defaults.timeout),
+            maxLineBytes: (upstream as StdioUpstreamConfig).maxLineBytes ?? config.defaults.maxLineBytes,
+            maxResultBytes: upstream.maxResultBytes ?? config.defaults.maxResultBytes,
+            budget,
+            redact: (text) => redactWithConfig(config, text),
             log: log.child({ upstream: name }),
             hooks,
             sharedCapabilities: SHARED_CAPABILITIES,
@@ -104,8 +130,29 @@ export class Runtime {
         throw new GatewayError('config', `name collision at start-up: ${collisions.join('; ')}`);
       }
       this.settled = true;
+      this.announce([...this.changedBeforeSettled]);
+      this.changedBeforeSettled.clear();
     })();
+    this.untilSettled = this.settleBound(this.started);
     return this.started;
+  }
+
+  /**
+   * Start-up is bounded by each upstream's start timeout already; this timer is the backstop, so a request never
+   * waits longer than the slowest start timeout (plus the grace it takes to stop a hung process).
+   */
+  private settleBound(started: Promise<void>): Promise<void> {
+    let limitMs = 0;
+    for (const upstream of this.upstreams) limitMs = Math.max(limitMs, upstream.options.startTimeoutMs ?? 0);
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, limitMs + SETTLE_GRACE_MS);
+      timer.unref();
+    });
+    return Promise.race([started.catch(() => {}), bound]).then(() => {
+      clearTimeout(timer);
+      this.catalogueReady = true;
+    });
   }
 
   async stop(): Promise<void> {
@@ -125,6 +172,7 @@ export class Runtime {
           u.name,
           {
             state: u.state,
+            // An upstream's error may quote its URL or echo its request headers: no credential in /readyz.
             ...(u.lastError ? { error: u.lastError } : {}),
             tools: u.catalog.tools.length,
             prompts: u.catalog.prompts.length,
@@ -142,7 +190,13 @@ export class Runtime {
 
   private rebuild(): void {
     const changed = this.router.rebuild();
-    if (!this.settled) return;
+    if (this.settled) return this.announce(changed);
+    // Sessions opened during start-up listed (or will list) after it settles, but a host that cached an early
+    // list must still hear that it grew: once, when start-up settles.
+    for (const kind of changed) this.changedBeforeSettled.add(kind);
+  }
+
+  private announce(changed: CatalogKind[]): void {
     const methods = new Set(changed.map((kind) => LIST_CHANGED[kind]));
     for (const method of methods) this.broadcast({ jsonrpc: '2.0', method });
   }
@@ -156,7 +210,11 @@ export class Runtime {
   }
 }
 
-function specFor(upstream: UpstreamConfig, baseDir: string): UpstreamSpec {
+function specFor(
+  upstream: UpstreamConfig,
+  baseDir: string,
+  published: (tool: string) => string,
+): UpstreamSpec {
   switch (upstreamKind(upstream)) {
     case 'stdio': {
       const { command, args, env, cwd } = upstream as StdioUpstreamConfig;
@@ -176,7 +234,9 @@ function specFor(upstream: UpstreamConfig, baseDir: string): UpstreamSpec {
       );
       return {
         kind: 'memory',
-        create: () => (definition.create as (o: unknown, c: object) => any)(options, { baseDir }),
+        // Built-ins name their own tools in prompts and instructions: they must use the published names.
+        create: () =>
+          (definition.create as (o: unknown, c: object) => any)(options, { baseDir, publicName: published }),
       };
     }
   }

@@ -1,11 +1,14 @@
 // buildGateway(config): the fastify app with /mcp, /healthz and /readyz, the Host/Origin guard and the error
 // model at the HTTP edge. It never listens by itself (main.ts and tests do that).
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { GatewayConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { addLogSecrets, createLogger } from './logger.js';
 import { registerMcpEndpoint } from './mcp-endpoint.js';
+import { configSecrets } from './redact.js';
 import { Runtime } from './runtime.js';
 import { errorText } from './session-server.js';
 
@@ -20,6 +23,8 @@ export async function buildGateway(
   options: BuildOptions = {},
 ): Promise<FastifyInstance> {
   const log = options.log ?? createLogger(config.logging.level);
+  // Credentials the config names never reach a log line, whatever upstream text they come back in.
+  addLogSecrets(log, configSecrets(config));
   const runtime = new Runtime(config, log);
   const app = Fastify({
     logger: false,
@@ -31,7 +36,10 @@ export async function buildGateway(
   app.decorate('runtime', runtime);
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    // GET and DELETE carry no message: a client that labels an empty body as JSON (many do) is served, as
+    // the SDK's own server does, instead of failing in the parser before its session is even looked at.
+    if (body === '' && request.method !== 'POST') return done(null, undefined);
     try {
       done(null, JSON.parse(body as string));
     } catch (error) {
@@ -46,11 +54,17 @@ export async function buildGateway(
   });
 
   const guard = hostGuard(config);
-  // A callback hook, not an async one: this runs on every request and a promise per request is measurable.
+  // Fail closed: every request is guarded, whatever route its target matched (however it was spelled:
+  // `/%6Dcp`, `/mcp?x`, absolute-form ...) and whether it matched at all. The one exception is the exact
+  // target `/healthz` (any other spelling of it is guarded too). A callback hook, not an async one, and no
+  // `request.routeOptions` (a new object per access): nothing allocated per request.
   app.addHook('onRequest', (request, _reply, done) => {
-    if (!request.url.startsWith('/mcp')) return done();
+    const target = request.raw.url ?? '/';
+    if (target === HEALTHZ) return done();
     try {
       guard(request.headers.host, request.headers.origin);
+      // An absolute-form target (`POST http://host/mcp`) names the host too; it must be allowed as well.
+      if (target.charCodeAt(0) !== SLASH && target !== '*') guard(authorityOf(target), undefined);
       done();
     } catch (error) {
       done(error as FastifyError);
@@ -60,6 +74,8 @@ export async function buildGateway(
   app.setErrorHandler((error: FastifyError | GatewayError, _request, reply) => {
     const gatewayError = asGatewayError(error);
     if (gatewayError.kind === 'internal') log.error({ err: error }, 'request failed');
+    const retryAfter = (gatewayError.data as { retryAfter?: unknown } | undefined)?.retryAfter;
+    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
     return reply
       .code(gatewayError.status)
       .header('content-type', 'application/json')
@@ -69,16 +85,34 @@ export async function buildGateway(
     reply.code(404).send({ error: `Not found: ${request.method} ${request.url.split('?')[0]}` }),
   );
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // Liveness probes often send an arbitrary Host (a pod IP, a node name): unguarded, as it reveals nothing.
+  app.get(HEALTHZ, async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const state = runtime.readiness();
     return reply.code(state.ready ? 200 : 503).send(state);
   });
   registerMcpEndpoint(app, runtime);
 
-  // Open GET streams would hold server.close() forever: end the sessions first.
+  // Every open connection (one listener per connection, nothing per request), for shutdown below.
+  const sockets = new Set<Socket>();
+  let closing = false;
+  app.server.on('connection', (socket: Socket) => {
+    // Accepted in the moment between the sweep below and the listener closing: it would get a 503 anyway.
+    if (closing) return void socket.destroy();
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  // server.close() waits for every connection that is not idle between requests, and Node counts one that
+  // never sent a request (a client that opened it, then aborted the request it was for) as busy, and stops
+  // checking timeouts once closing: one such connection held shutdown until the force-exit timer. So: end the
+  // sessions (GET streams end, calls in flight are aborted and answered), stop the upstreams (a call waiting
+  // for a per-session process to start fails now rather than at startTimeout), then end each connection
+  // as soon as it serves no request.
   app.addHook('preClose', async () => {
+    closing = true;
     runtime.sessions.closeAll();
+    void runtime.stop();
+    for (const socket of sockets) endWhenIdle(socket);
   });
   app.addHook('onClose', async () => {
     await runtime.stop();
@@ -94,6 +128,17 @@ export async function buildGateway(
     await started;
   }
   return app;
+}
+
+/**
+ * Ends a connection once it has no answer in progress: at once when it is idle or never sent a request, or as
+ * soon as its answer has gone out. `_httpMessage` is the response Node has assigned to the socket (the field
+ * Node's own closeIdleConnections reads).
+ */
+function endWhenIdle(socket: Socket): void {
+  const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!response || response.writableFinished) socket.destroy();
+  else response.once('close', () => socket.destroySoon());
 }
 
 function asGatewayError(error: FastifyError | GatewayError): GatewayError {
@@ -114,6 +159,21 @@ function asGatewayError(error: FastifyError | GatewayError): GatewayError {
   }
 }
 
+const HEALTHZ = '/healthz';
+const SLASH = 0x2f;
+
+/** The host[:port] of an absolute-form request target; '' (never allowed) when it has none. */
+function authorityOf(target: string): string {
+  try {
+    return new URL(target).host;
+  } catch {
+    return '';
+  }
+}
+
+/** host, [v6] or either with a numeric port: the only shapes a Host header may take. */
+const HOST_SHAPE = /^(\[[0-9a-f:.]+\]|[^:@/\\[\]#?\s]+)(:\d{1,5})?$/;
+
 /** DNS-rebinding guard: the Host header, and the Origin header when a browser sends one, must be allowed. */
 export function hostGuard(
   config: GatewayConfig,
@@ -125,8 +185,9 @@ export function hostGuard(
   const allowedHost = (value: string) => {
     const lower = value.toLowerCase();
     if (hosts.has('*') || hosts.has(lower)) return true;
-    const hostname = lower.startsWith('[') ? lower.slice(0, lower.indexOf(']') + 1) : lower.split(':')[0];
-    return hosts.has(hostname);
+    // Only a well-formed host[:port] is compared: `[::1].evil.com` or `localhost:1@evil.com` never match.
+    const shape = HOST_SHAPE.exec(lower);
+    return shape !== null && hosts.has(shape[1]);
   };
   return (host, origin) => {
     if (!host || !allowedHost(host)) {

@@ -18,6 +18,7 @@ import type { Runtime } from './runtime.js';
 import type { Exchange, Session } from './sessions.js';
 import { handleTaskRequest, recordTask, TASK_METHODS } from './tasks.js';
 import { levelIndex, mostVerboseLevel } from './upstream-traffic.js';
+import { bounded, isRequestId, paramsOf } from './wire/jsonrpc.js';
 
 export const SERVER_CAPABILITIES = {
   tools: { listChanged: true },
@@ -30,14 +31,18 @@ export const SERVER_CAPABILITIES = {
 const RAW_PREFIX = Buffer.from('{"result":');
 const CLOSE_BRACE = Buffer.from('}');
 
+/** Requests answered without the catalogue, so never held back while start-up settles. */
+const SETTLE_EXEMPT = new Set(['initialize', 'ping']);
+
 const TASK_CAPABILITY = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
 
-const LIST_METHODS: Record<string, CatalogKind> = {
-  'tools/list': 'tools',
-  'prompts/list': 'prompts',
-  'resources/list': 'resources',
-  'resources/templates/list': 'resourceTemplates',
-};
+/** A Map, not an object literal: a method named `constructor` or `__proto__` must find nothing here. */
+const LIST_METHODS = new Map<string, CatalogKind>([
+  ['tools/list', 'tools'],
+  ['prompts/list', 'prompts'],
+  ['resources/list', 'resources'],
+  ['resources/templates/list', 'resourceTemplates'],
+]);
 
 export function negotiateVersion(requested: unknown): string {
   return typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
@@ -57,7 +62,10 @@ export function errorText(id: JSONRPCRequest['id'] | null, error: GatewayError):
   return JSON.stringify({ jsonrpc: '2.0', id, error: error.toJsonRpcError() });
 }
 
-/** Handles one client request; never throws (errors become JSON-RPC error responses). */
+/**
+ * Handles one client request (already classified by the front: string method, valid id); never throws (errors
+ * become JSON-RPC error responses). With debug logging on, each call leaves one request log line.
+ */
 export async function handleRequest(
   runtime: Runtime,
   exchange: Exchange,
@@ -66,73 +74,139 @@ export async function handleRequest(
   const { session } = exchange;
   const inflight = (session.inflight ??= new Map());
   inflight.set(request.id, exchange);
+  const debug = runtime.log.isLevelEnabled('debug');
+  const started = debug ? performance.now() : 0;
+  let outcome: string | number = 'ok';
   try {
-    const listed = LIST_METHODS[request.method];
+    // Until start-up settles the catalogue is partial: answer from the whole of it, not from whoever was first.
+    if (!runtime.catalogueReady && runtime.untilSettled && !SETTLE_EXEMPT.has(request.method)) {
+      await runtime.untilSettled;
+      // Cancelled (or its session closed) while it waited: it must not reach an upstream now.
+      exchange.controller.signal.throwIfAborted();
+    }
+    const listed = LIST_METHODS.get(request.method);
     if (listed) {
+      if (request.params !== undefined) paramsOf(request.params);
       const head = Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(request.id)},"result":`);
       return [head, runtime.router.listJson(listed), CLOSE_BRACE];
     }
     const result = await dispatch(runtime, exchange, request);
+    if (debug && (result as { isError?: unknown } | undefined)?.isError === true) outcome = 'isError';
     const raw = rawResult(result);
     if (raw) {
       // The envelope's own jsonrpc and id come last, so nothing inside the upstream's bytes can override them.
-      return Buffer.concat([
-        RAW_PREFIX,
-        raw,
-        Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(request.id)}}`),
-      ]);
+      // The upstream's pieces go out as they are (the fronts write Buffer[]): no copy of a large result.
+      return [RAW_PREFIX, ...raw, Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(request.id)}}`)];
     }
     return resultText(request.id, JSON.stringify(result));
   } catch (error) {
-    if (exchange.controller.signal.aborted && !session.closed && isCancellation(exchange)) return undefined;
-    return errorText(request.id, fromUpstreamError(error));
+    if (exchange.controller.signal.aborted && !session.closed && isCancellation(exchange)) {
+      outcome = 'cancelled';
+      return undefined;
+    }
+    const gatewayError = fromUpstreamError(error);
+    outcome = gatewayError.code;
+    return errorText(request.id, gatewayError);
   } finally {
     inflight.delete(request.id);
+    if (debug) logRequest(runtime, exchange, request, started, outcome);
   }
 }
 
+/** The debug request log line: what was called, where, how long and how it ended; never the arguments. */
+function logRequest(
+  runtime: Runtime,
+  exchange: Exchange,
+  request: JSONRPCRequest,
+  started: number,
+  outcome: string | number,
+): void {
+  const params = request.params as Record<string, unknown> | undefined;
+  const ref = params?.ref as Record<string, unknown> | undefined;
+  const name = params?.name ?? params?.uri ?? ref?.name ?? ref?.uri;
+  runtime.log.debug(
+    {
+      method: bounded(request.method),
+      ...(typeof name === 'string' ? { name: bounded(name) } : {}),
+      ...(exchange.connection ? { upstream: exchange.connection.upstream.name } : {}),
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      outcome,
+    },
+    'request',
+  );
+}
+
+/** Wire values are checked for type before use: a wrong type is invalid params, never a coerced string. */
+function stringParam(params: Record<string, any>, key: string, method: string): string {
+  const value = params[key];
+  if (typeof value !== 'string')
+    throw new GatewayError('invalid_params', `Invalid params: ${method} needs params.${key} as a string`);
+  return value;
+}
+
+function objectParam(params: Record<string, any>, key: string, method: string): void {
+  const value = params[key];
+  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
+    throw new GatewayError('invalid_params', `Invalid params: params.${key} of ${method} must be an object`);
+}
+
 async function dispatch(runtime: Runtime, exchange: Exchange, request: JSONRPCRequest): Promise<unknown> {
-  const params = (request.params ?? {}) as Record<string, any>;
+  const params = paramsOf(request.params) as Record<string, any>;
+  const method = request.method;
+  objectParam(params, '_meta', method);
+  const token = params._meta?.progressToken;
+  if (token !== undefined && !isRequestId(token))
+    throw new GatewayError(
+      'invalid_params',
+      'Invalid params: _meta.progressToken must be a string or a number',
+    );
   const { router } = runtime;
-  switch (request.method) {
+  switch (method) {
     case 'ping':
       return {};
     case 'initialize':
+      objectParam(params, 'capabilities', method);
       return initialize(runtime, exchange.session, params);
     case 'tools/call': {
-      const target = router.tool(String(params.name));
-      if (!target) throw new GatewayError('not_found', `Unknown tool: ${params.name}`);
-      const result = await forward(runtime, exchange, target.upstream, request.method, {
+      const name = stringParam(params, 'name', method);
+      objectParam(params, 'arguments', method);
+      objectParam(params, 'task', method);
+      const target = router.tool(name);
+      if (!target) throw new GatewayError('not_found', `Unknown tool: ${bounded(name)}`);
+      const result = await forward(runtime, exchange, target.upstream, method, {
         ...params,
         name: target.name,
       });
-      if (params.task) recordTask(runtime, exchange.session, target.upstream, result);
-      return result;
+      return params.task ? recordTask(runtime, exchange, target.upstream, result) : result;
     }
     case 'prompts/get': {
-      const target = router.prompt(String(params.name));
-      if (!target) throw new GatewayError('not_found', `Unknown prompt: ${params.name}`);
-      return forward(runtime, exchange, target.upstream, request.method, { ...params, name: target.name });
+      const name = stringParam(params, 'name', method);
+      objectParam(params, 'arguments', method);
+      const target = router.prompt(name);
+      if (!target) throw new GatewayError('not_found', `Unknown prompt: ${bounded(name)}`);
+      return forward(runtime, exchange, target.upstream, method, { ...params, name: target.name });
     }
     case 'resources/read':
-      return readResource(runtime, exchange, params);
+      return readResource(runtime, exchange, params, stringParam(params, 'uri', method));
     case 'resources/subscribe':
     case 'resources/unsubscribe':
-      return subscription(runtime, exchange, request.method, params);
+      return subscription(runtime, exchange, method, params, stringParam(params, 'uri', method));
     case 'completion/complete':
+      objectParam(params, 'ref', method);
+      objectParam(params, 'argument', method);
       return complete(runtime, exchange, params);
     case 'logging/setLevel':
-      return setLevel(runtime, exchange, params.level);
+      return setLevel(runtime, exchange, stringParam(params, 'level', method) as LoggingLevel);
     default:
-      if (TASK_METHODS.has(request.method))
-        return handleTaskRequest(runtime, exchange, request.method, params);
-      throw new GatewayError('method_not_found', `Method not found: ${request.method}`);
+      if (TASK_METHODS.has(method)) return handleTaskRequest(runtime, exchange, method, params);
+      throw new GatewayError('method_not_found', `Method not found: ${bounded(method)}`);
   }
 }
 
 function initialize(runtime: Runtime, session: Session, params: Record<string, any>) {
   session.protocolVersion = negotiateVersion(params.protocolVersion);
   session.clientCapabilities = params.capabilities ?? {};
+  session.initialized = true;
   const instructions = runtime.upstreams
     .map((u) => u.instructions && `${u.name}: ${u.instructions}`)
     .filter(Boolean)
@@ -147,8 +221,7 @@ function initialize(runtime: Runtime, session: Session, params: Record<string, a
   };
 }
 
-async function readResource(runtime: Runtime, exchange: Exchange, params: Record<string, any>) {
-  const uri = String(params.uri);
+async function readResource(runtime: Runtime, exchange: Exchange, params: Record<string, any>, uri: string) {
   const target = runtime.router.resource(uri);
   if (target)
     return forward(runtime, exchange, target.upstream, 'resources/read', { ...params, uri: target.name });
@@ -163,7 +236,7 @@ async function readResource(runtime: Runtime, exchange: Exchange, params: Record
     }
   }
   if (firstError && !isNotFound(firstError)) throw firstError;
-  throw new GatewayError('not_found', `Resource not found: ${uri}`, { data: { uri } });
+  throw new GatewayError('not_found', `Resource not found: ${bounded(uri)}`, { data: { uri } });
 }
 
 async function subscription(
@@ -171,10 +244,10 @@ async function subscription(
   exchange: Exchange,
   method: string,
   params: Record<string, any>,
+  uri: string,
 ) {
-  const uri = String(params.uri);
   const target = runtime.router.resource(uri);
-  if (!target) throw new GatewayError('not_found', `Resource not found: ${uri}`, { data: { uri } });
+  if (!target) throw new GatewayError('not_found', `Resource not found: ${bounded(uri)}`, { data: { uri } });
   const subscribing = method === 'resources/subscribe';
   const session = exchange.session;
   const mine = (session.subscriptions ??= new Set());
@@ -194,27 +267,27 @@ async function subscription(
 async function complete(runtime: Runtime, exchange: Exchange, params: Record<string, any>) {
   const ref = params.ref ?? {};
   if (ref.type === 'ref/prompt') {
-    const target = runtime.router.prompt(String(ref.name));
-    if (!target) throw new GatewayError('not_found', `Unknown prompt: ${ref.name}`);
+    const name = stringParam(ref, 'name', 'completion/complete (ref)');
+    const target = runtime.router.prompt(name);
+    if (!target) throw new GatewayError('not_found', `Unknown prompt: ${bounded(name)}`);
     return forward(runtime, exchange, target.upstream, 'completion/complete', {
       ...params,
       ref: { ...ref, name: target.name },
     });
   }
   if (ref.type === 'ref/resource') {
-    const upstream =
-      runtime.router.templateOwner(String(ref.uri)) ?? runtime.router.resource(String(ref.uri))?.upstream;
-    if (!upstream) throw new GatewayError('not_found', `Unknown resource template: ${ref.uri}`);
+    const uri = stringParam(ref, 'uri', 'completion/complete (ref)');
+    const upstream = runtime.router.templateOwner(uri) ?? runtime.router.resource(uri)?.upstream;
+    if (!upstream) throw new GatewayError('not_found', `Unknown resource template: ${bounded(uri)}`);
     return forward(runtime, exchange, upstream, 'completion/complete', params);
   }
-  throw new GatewayError(
-    'invalid_params',
-    `completion/complete: unknown ref type ${JSON.stringify(ref.type)}`,
-  );
+  const type = typeof ref.type === 'string' ? JSON.stringify(bounded(ref.type)) : typeof ref.type;
+  throw new GatewayError('invalid_params', `completion/complete: unknown ref type ${type}`);
 }
 
 async function setLevel(runtime: Runtime, exchange: Exchange, level: LoggingLevel) {
-  if (levelIndex(level) === -1) throw new GatewayError('invalid_params', `Unknown logging level: ${level}`);
+  if (levelIndex(level) === -1)
+    throw new GatewayError('invalid_params', `Unknown logging level: ${bounded(level)}`);
   exchange.session.logLevel = level;
   // Shared upstreams run at the most verbose level anyone asked for; each session is filtered to its own.
   const sharedLevel = mostVerboseLevel(runtime) ?? level;
@@ -238,6 +311,7 @@ export function handleNotification(
   session: Session,
   notification: JSONRPCNotification,
 ): void {
+  session.lastSeen = Date.now();
   switch (notification.method) {
     case 'notifications/cancelled': {
       const id = (notification.params as { requestId?: string | number })?.requestId;
@@ -263,6 +337,7 @@ export function handleNotification(
 
 /** A client's answer to a server-to-client request. */
 export function handleResponse(session: Session, message: JSONRPCMessage): void {
+  session.lastSeen = Date.now();
   const id = (message as { id?: unknown }).id;
   if (typeof id !== 'number') return;
   session.awaiting?.get(id)?.(message);

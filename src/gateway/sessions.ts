@@ -8,6 +8,7 @@ import type {
   RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Connection } from '../upstreams/pool.js';
+import type { SourceUse } from './source-limits.js';
 
 /** Where messages for a client go: the SSE stream of one POST, the session's GET stream, or stdout. */
 export interface Outlet {
@@ -32,6 +33,8 @@ export interface Session {
   readonly principal?: string;
   protocolVersion: string;
   clientCapabilities: ClientCapabilities;
+  /** Set once `initialize` has been answered with a result (an HTTP session whose initialize failed is closed). */
+  initialized?: boolean;
   lastSeen: number;
   logLevel?: LoggingLevel;
   /** Messages that belong to no request (list_changed, resource updates): the GET stream, or stdout. */
@@ -45,6 +48,8 @@ export interface Session {
   tasks?: Map<string, string>;
   /** Upstreams holding a per-session connection for this session. */
   scopedUpstreams?: Set<string>;
+  /** The source that opened it (HTTP front), whose open-session count this session holds. */
+  source?: SourceUse;
   closed: boolean;
 }
 
@@ -68,7 +73,11 @@ export class SessionRegistry {
 
   /** Returns undefined when the registry is full. */
   create(
-    fields: Pick<Session, 'protocolVersion' | 'clientCapabilities'> & { principal?: string; id?: string },
+    fields: Pick<Session, 'protocolVersion' | 'clientCapabilities'> & {
+      principal?: string;
+      id?: string;
+      source?: SourceUse;
+    },
   ) {
     if (this.sessions.size >= this.options.max) this.sweep();
     if (this.sessions.size >= this.options.max) return undefined;
@@ -81,14 +90,20 @@ export class SessionRegistry {
       nextOutgoingId: 1,
       closed: false,
     };
+    if (fields.source) {
+      session.source = fields.source;
+      fields.source.open++;
+    }
     this.sessions.set(session.id, session);
     return session;
   }
 
+  /**
+   * A lookup only: it does not count as activity. Upstream traffic looks sessions up too, and a chatty upstream
+   * must not keep a session alive whose client went away; the fronts refresh `lastSeen` on the client's own messages.
+   */
   get(id: string): Session | undefined {
-    const session = this.sessions.get(id);
-    if (session) session.lastSeen = Date.now();
-    return session;
+    return this.sessions.get(id);
   }
 
   all(): IterableIterator<Session> {
@@ -99,6 +114,7 @@ export class SessionRegistry {
     if (session.closed) return;
     session.closed = true;
     this.sessions.delete(session.id);
+    if (session.source) session.source.open--;
     this.options.onClose(session);
   }
 

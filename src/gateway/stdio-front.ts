@@ -1,23 +1,26 @@
 // The gateway over stdio for hosts that spawn a process: one client session, newline-delimited JSON-RPC on
 // stdin/stdout. stdout carries only MCP messages; logs go to stderr.
-import type { JSONRPCMessage, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError } from '../errors.js';
 import type { Runtime } from './runtime.js';
 import type { Exchange, Outlet } from './sessions.js';
 import { errorText, handleNotification, handleRequest, handleResponse } from './session-server.js';
-import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { answerableId, classify } from './wire/jsonrpc.js';
 
-const NEWLINE = Buffer.from('\n');
+const NEWLINE = 0x0a;
+const NEWLINE_BYTES = Buffer.from('\n');
 
 export function serveStdio(
   runtime: Runtime,
   input: NodeJS.ReadableStream = process.stdin,
   output: NodeJS.WritableStream = process.stdout,
 ): Promise<void> {
+  const maxLineBytes = runtime.config.stdio.maxLineBytes;
   const write = (text: string | Buffer | Buffer[]) => {
     if (typeof text === 'string') return output.write(text + '\n');
     for (const piece of Array.isArray(text) ? text : [text]) output.write(piece);
-    return output.write(NEWLINE);
+    return output.write(NEWLINE_BYTES);
   };
   const outlet: Outlet = { send: (message: JSONRPCMessage) => write(JSON.stringify(message)) || true };
   // Sessions over stdio never idle out: the host owns the process and ends it by closing stdin.
@@ -26,47 +29,99 @@ export function serveStdio(
     clientCapabilities: {},
   })!;
   session.outlet = outlet;
-  let pending = '';
+
   const onLine = (line: string) => {
-    let message: any;
+    let message: unknown;
     try {
       message = JSON.parse(line);
     } catch (error) {
       write(errorText(null, new GatewayError('parse_error', `Parse error: ${(error as Error).message}`)));
       return;
     }
-    if (!message || typeof message !== 'object' || Array.isArray(message) || message.jsonrpc !== '2.0') {
-      write(
-        errorText(
-          message?.id ?? null,
-          new GatewayError(
-            'invalid_request',
-            'Invalid Request: expected one JSON-RPC 2.0 message object per line',
-          ),
-        ),
-      );
+    let kind;
+    try {
+      kind = classify(message);
+    } catch (error) {
+      write(errorText(answerableId(message), error as GatewayError));
       return;
     }
     session.lastSeen = Date.now();
-    if (typeof message.method !== 'string') return handleResponse(session, message);
-    if (!('id' in message)) return handleNotification(runtime, session, message);
+    if (kind === 'response') return handleResponse(session, message as JSONRPCMessage);
+    if (kind === 'notification') return handleNotification(runtime, session, message as JSONRPCNotification);
+    const request = message as JSONRPCRequest;
     const exchange: Exchange = {
       session,
-      requestId: message.id,
+      requestId: request.id,
       controller: new AbortController(),
       related: outlet,
     };
-    void handleRequest(runtime, exchange, message as JSONRPCRequest).then((text) => {
+    void handleRequest(runtime, exchange, request).then((text) => {
       if (text !== undefined) write(text);
     });
   };
+
+  // The bytes of the line being read, its length so far, and whether it already passed the cap (then the rest
+  // of it up to the next newline is skipped). Only each new chunk is searched for newlines, so a long line
+  // arriving in many reads costs one copy, never a re-scan of everything buffered.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let skipping = false;
+  const refuseLong = () => {
+    write(
+      errorText(
+        null,
+        new GatewayError(
+          'invalid_request',
+          `Invalid Request: line longer than stdio.maxLineBytes (${maxLineBytes} bytes); it was discarded`,
+        ),
+      ),
+    );
+  };
+  const takeLine = (bytes: Buffer) => {
+    const text = bytes.toString('utf8').trim();
+    if (text) onLine(text);
+  };
+  const receive = (chunk: Buffer) => {
+    let start = 0;
+    for (let end = chunk.indexOf(NEWLINE); end !== -1; end = chunk.indexOf(NEWLINE, start)) {
+      const piece = chunk.subarray(start, end);
+      start = end + 1;
+      if (skipping) {
+        skipping = false;
+        continue;
+      }
+      if (pendingBytes + piece.length > maxLineBytes) {
+        pending = [];
+        pendingBytes = 0;
+        refuseLong();
+        continue;
+      }
+      if (pending.length) {
+        pending.push(piece);
+        const line = Buffer.concat(pending, pendingBytes + piece.length);
+        pending = [];
+        pendingBytes = 0;
+        takeLine(line);
+      } else takeLine(piece);
+    }
+    if (start >= chunk.length || skipping) return;
+    const rest = chunk.subarray(start);
+    if (pendingBytes + rest.length > maxLineBytes) {
+      // Refused as soon as it passes the cap, not when (or if) its newline comes.
+      pending = [];
+      pendingBytes = 0;
+      skipping = true;
+      refuseLong();
+      return;
+    }
+    pending.push(rest);
+    pendingBytes += rest.length;
+  };
+
   return new Promise((resolve) => {
-    input.setEncoding?.('utf8');
-    input.on('data', (chunk: string) => {
-      const lines = (pending + chunk).split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) if (line.trim()) onLine(line.trim());
-    });
+    input.on('data', (chunk: Buffer | string) =>
+      receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk),
+    );
     input.on('end', () => {
       runtime.sessions.close(session);
       resolve();

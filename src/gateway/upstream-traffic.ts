@@ -13,6 +13,7 @@ import type { Connection } from '../upstreams/pool.js';
 import type { Runtime } from './runtime.js';
 import { deliverTaskStatus } from './tasks.js';
 import type { Outlet, Session } from './sessions.js';
+import { bounded } from './wire/jsonrpc.js';
 
 const LEVELS: LoggingLevel[] = [
   'debug',
@@ -50,11 +51,15 @@ export function originOf(runtime: Runtime, connection: Connection): Origin | und
   return session ? { session, channel: session.outlet } : undefined;
 }
 
-const REQUIRED_CAPABILITY: Record<string, 'sampling' | 'elicitation' | 'roots'> = {
-  'sampling/createMessage': 'sampling',
-  'elicitation/create': 'elicitation',
-  'roots/list': 'roots',
-};
+/** A Map: an upstream's method name (`constructor`, `__proto__`) must never reach Object.prototype. */
+const REQUIRED_CAPABILITY = new Map<string, 'sampling' | 'elicitation' | 'roots'>([
+  ['sampling/createMessage', 'sampling'],
+  ['elicitation/create', 'elicitation'],
+  ['roots/list', 'roots'],
+]);
+
+/** The roots of a request no client session can be found for: none (what a client without roots would say). */
+const NO_ROOTS = { roots: [] };
 
 export async function handleUpstreamRequest(
   runtime: Runtime,
@@ -66,13 +71,18 @@ export async function handleUpstreamRequest(
   if (!origin) {
     // A ping needs no client to answer it; anything else would be a guess, and guessing leaks across clients.
     if (request.method === 'ping') return {};
+    if (request.method === 'roots/list') {
+      // Servers ask for roots at start-up, before any client exists (shared scope): no roots is the answer.
+      connection.upstream.log.debug('roots/list with no client session: answered with no roots');
+      return NO_ROOTS;
+    }
     throw new McpError(
       -32603,
       `switchboard cannot tell which client ${request.method} is for: no single client session is waiting on upstream "${connection.upstream.name}" (use scope: session for servers that call back)`,
     );
   }
   const { session, channel } = origin;
-  const capability = REQUIRED_CAPABILITY[request.method];
+  const capability = REQUIRED_CAPABILITY.get(request.method);
   const declared = capability && session.clientCapabilities[capability];
   if (capability && !declared) {
     throw new McpError(-32601, `the client did not declare the ${capability} capability`);
@@ -99,12 +109,23 @@ export async function handleUpstreamRequest(
     throw new McpError(-32603, `client session has no open stream to receive ${request.method}`);
   }
   try {
-    const message = (await answer) as {
-      result?: unknown;
-      error?: { code: number; message: string; data?: unknown };
-    };
-    if (message.error) throw new McpError(message.error.code, message.error.message, message.error.data);
-    return message.result;
+    const message = (await answer) as { result?: unknown; error?: unknown };
+    // The client's answer goes to the upstream: a malformed one becomes a well-formed error, never a hang there.
+    if (message.error !== undefined) {
+      const error = message.error as { code?: unknown; message?: unknown; data?: unknown } | null;
+      if (
+        !error ||
+        typeof error !== 'object' ||
+        !Number.isInteger(error.code) ||
+        typeof error.message !== 'string'
+      )
+        throw new McpError(-32603, `the client answered ${request.method} with a malformed error`);
+      throw new McpError(error.code as number, error.message, error.data);
+    }
+    const result = message.result;
+    if (!result || typeof result !== 'object' || Array.isArray(result))
+      throw new McpError(-32603, `the client answered ${request.method} with a malformed result`);
+    return result;
   } finally {
     awaiting.delete(id);
     extra.signal.removeEventListener('abort', cancel);
@@ -116,10 +137,25 @@ export function handleUpstreamNotification(
   connection: Connection,
   notification: JSONRPCNotification,
 ) {
-  const { method } = notification;
+  const { method, params } = notification as { method: unknown; params?: unknown };
+  // Nothing an upstream sends is trusted as a JavaScript value: a malformed notification is dropped and logged.
+  if (
+    typeof method !== 'string' ||
+    (params !== undefined && (params === null || typeof params !== 'object'))
+  ) {
+    connection.upstream.log.warn(
+      { method: typeof method === 'string' ? bounded(method) : typeof method, params: typeof params },
+      'malformed notification from the upstream dropped',
+    );
+    return;
+  }
   if (method === 'notifications/message') return deliverLog(runtime, connection, notification);
   if (method === 'notifications/resources/updated') {
-    const uri = String((notification.params as { uri?: unknown })?.uri);
+    const uri = (params as { uri?: unknown } | undefined)?.uri;
+    if (typeof uri !== 'string') {
+      connection.upstream.log.warn('notifications/resources/updated without a string uri dropped');
+      return;
+    }
     const published = runtime.router.publishedUri(connection.upstream, uri);
     const message = { ...notification, params: { ...notification.params, uri: published } };
     for (const session of sessionsOf(runtime, connection)) {
@@ -128,7 +164,7 @@ export function handleUpstreamNotification(
     return;
   }
   if (method.endsWith('/list_changed')) return; // the catalogue refresh announces these once, merged
-  if (method === 'notifications/tasks/status' && deliverTaskStatus(runtime, notification)) return;
+  if (method === 'notifications/tasks/status' && deliverTaskStatus(runtime, connection, notification)) return;
   const origin = originOf(runtime, connection);
   if (origin?.channel) origin.channel.send(notification);
   else connection.upstream.log.debug({ method }, 'notification with no known client session dropped');

@@ -15,7 +15,7 @@ export interface Catalog {
 
 export const emptyCatalog = (): Catalog => ({ tools: [], prompts: [], resources: [], resourceTemplates: [] });
 
-/** Results the gateway only passes on are not validated again (see PERFORMANCE.md). */
+/** Results the gateway only passes on are not validated again (see docs/performance.md). */
 export const passthroughResult = z.any();
 
 const LIST_METHOD: Record<CatalogKind, string> = {
@@ -25,11 +25,15 @@ const LIST_METHOD: Record<CatalogKind, string> = {
   resourceTemplates: 'resources/templates/list',
 };
 
-export const LIST_CHANGED_KINDS: Record<string, CatalogKind[]> = {
-  'notifications/tools/list_changed': ['tools'],
-  'notifications/prompts/list_changed': ['prompts'],
-  'notifications/resources/list_changed': ['resources', 'resourceTemplates'],
-};
+/** Keyed by an upstream's method name, so a Map: `constructor` or `__proto__` must find nothing. */
+export const LIST_CHANGED_KINDS: ReadonlyMap<unknown, readonly CatalogKind[]> = new Map<
+  unknown,
+  readonly CatalogKind[]
+>([
+  ['notifications/tools/list_changed', ['tools']],
+  ['notifications/prompts/list_changed', ['prompts']],
+  ['notifications/resources/list_changed', ['resources', 'resourceTemplates']],
+]);
 
 /** A guard against upstreams that hand out cursors forever. */
 const MAX_PAGES = 1000;

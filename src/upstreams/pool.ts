@@ -17,7 +17,8 @@ import {
   type Catalog,
   type CatalogKind,
 } from './catalog.js';
-import { openClient, type OpenedClient, type UpstreamSpec } from './transports.js';
+import type { SessionBudget } from './session-budget.js';
+import { openClient, type OpenedClient, type TransportLimits, type UpstreamSpec } from './transports.js';
 
 export type UpstreamState = 'starting' | 'ready' | 'down' | 'disabled' | 'stopped';
 
@@ -28,6 +29,8 @@ export interface Connection {
   readonly sessionKey?: string;
   /** Progress callbacks by the token the gateway sent upstream. */
   readonly progress: Map<string, (progress: Record<string, unknown>) => void>;
+  /** Why the gateway reset this connection (an overlong line), for the calls it failed. */
+  readonly failure?: string;
 }
 
 /** How the gateway handles what an upstream sends on its own: server-to-client requests and notifications. */
@@ -52,7 +55,21 @@ export interface UpstreamOptions {
   /** Capabilities declared on shared connections; per-session ones declare the client's own. */
   sharedCapabilities: ClientCapabilities;
   backoff?: { initialMs: number; maxMs: number };
+  /** The longest a call may take in total, even while it reports progress. */
+  maxTimeoutMs?: number;
+  /** How long connecting and the first catalogue may take (default: the timeout, at least a minute). */
+  startTimeoutMs?: number;
+  /** stdio: the longest line before the connection is reset. */
+  maxLineBytes?: number;
+  /** The largest result a call accepts. */
+  maxResultBytes?: number;
+  /** Shared caps on per-session connections (scope: session). */
+  budget?: SessionBudget;
+  /** Takes credentials out of error text before it is kept (clients, /readyz and `check` all show it). */
+  redact?: (text: string) => string;
 }
+
+const MiB = 1024 * 1024;
 
 export class Upstream {
   readonly name: string;
@@ -65,12 +82,28 @@ export class Upstream {
   private failures = 0;
   private stopped = false;
   private refreshing = new Map<CatalogKind, Promise<void>>();
+  /** Kinds announced changed while their refetch ran: one more fetch follows, however many notices came. */
+  private refreshAgain = new Set<CatalogKind>();
+  /** Budget slots held by per-session connections, released when they end. */
+  private slots = new Map<string, () => void>();
+  private stopping?: Promise<void>;
+  private readonly limits: TransportLimits;
   private connecting = new Set<Transport>();
   /** The shared connection between its handshake and its first catalogue. */
   private starting?: Connection & { opened: OpenedClient };
 
   constructor(readonly options: UpstreamOptions) {
     this.name = options.name;
+    this.limits = {
+      name: options.name,
+      maxLineBytes: options.maxLineBytes ?? 32 * MiB,
+      maxResultBytes: options.maxResultBytes ?? 32 * MiB,
+    };
+  }
+
+  /** Start-up gets a minute by default: `npx -y` may be downloading the server on first run. */
+  private get startTimeoutMs(): number {
+    return this.options.startTimeoutMs ?? Math.max(this.options.timeoutMs, 60_000);
   }
 
   get log(): Logger {
@@ -90,8 +123,15 @@ export class Upstream {
     await this.connectShared();
   }
 
-  /** The connection a call from this client session goes through; synchronous on the shared (hot) path. */
-  connectionFor(sessionKey: string, capabilities: ClientCapabilities): Connection | Promise<Connection> {
+  /**
+   * The connection a call from this client session goes through; synchronous on the shared (hot) path. A new
+   * per-session connection takes a slot of the budget (per `source` and in total) or throws saying which is full.
+   */
+  connectionFor(
+    sessionKey: string,
+    capabilities: ClientCapabilities,
+    source?: string,
+  ): Connection | Promise<Connection> {
     if (this.options.scope === 'shared' || this.state !== 'ready') {
       if (!this.shared)
         throw new Error(
@@ -101,11 +141,21 @@ export class Upstream {
     }
     let pending = this.sessions.get(sessionKey);
     if (!pending) {
+      const release = this.options.budget?.take(this.name, source);
+      if (release) this.slots.set(sessionKey, release);
       pending = this.open(capabilities, sessionKey);
       this.sessions.set(sessionKey, pending);
-      pending.catch(() => this.sessions.delete(sessionKey));
+      pending.catch(() => {
+        if (this.sessions.get(sessionKey) === pending) this.sessions.delete(sessionKey);
+        this.freeSlot(sessionKey);
+      });
     }
     return pending;
+  }
+
+  private freeSlot(sessionKey: string): void {
+    this.slots.get(sessionKey)?.();
+    this.slots.delete(sessionKey);
   }
 
   /** Ends the per-session connection (and its process) when the client session ends. */
@@ -115,6 +165,7 @@ export class Upstream {
     this.sessions.delete(sessionKey);
     const connection = await pending.catch(() => undefined);
     if (connection) await closeOpened(connection.opened);
+    this.freeSlot(sessionKey);
   }
 
   /** Every live connection, for fan-out such as logging/setLevel. */
@@ -127,7 +178,12 @@ export class Upstream {
     return list;
   }
 
-  async stop(): Promise<void> {
+  /** Stops every connection; a second call (a signal during shutdown) waits for the first instead of racing it. */
+  stop(): Promise<void> {
+    return (this.stopping ??= this.stopAll());
+  }
+
+  private async stopAll(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     const closing: Promise<void>[] = [];
@@ -141,14 +197,29 @@ export class Upstream {
   }
 
   private async open(capabilities: ClientCapabilities, sessionKey?: string) {
-    // Start-up gets at least a minute: `npx -y` may be downloading the server on first run.
-    const startTimeout = Math.max(this.options.timeoutMs, 60_000);
-    const opened = await openClient(this.options.spec, capabilities, startTimeout, this.log, this.connecting);
+    const startTimeout = this.startTimeoutMs;
+    const opened = await openClient(
+      this.options.spec,
+      capabilities,
+      startTimeout,
+      this.log,
+      this.connecting,
+      this.limits,
+    );
     if (this.stopped) {
       await closeOpened(opened);
       throw new Error(`upstream "${this.name}" stopped`);
     }
-    const connection = { upstream: this, client: opened.client, sessionKey, opened, progress: new Map() };
+    const connection = {
+      upstream: this,
+      client: opened.client,
+      sessionKey,
+      opened,
+      progress: new Map(),
+      get failure() {
+        return (opened.transport as { failure?: string }).failure;
+      },
+    };
     const { hooks } = this.options;
     // Every server-to-client request goes to the gateway untouched; ping is routed like the rest.
     opened.client.removeRequestHandler('ping');
@@ -170,7 +241,11 @@ export class Upstream {
       opened.client.onclose = () => {
         if (this.sessions.get(sessionKey) === undefined) return;
         this.sessions.delete(sessionKey);
-        this.log.warn({ sessionId: sessionKey }, 'per-session upstream connection closed');
+        this.freeSlot(sessionKey);
+        this.log.warn(
+          { sessionId: sessionKey, error: connection.failure },
+          'per-session upstream connection closed',
+        );
       };
     }
     return connection;
@@ -182,8 +257,8 @@ export class Upstream {
       connection.progress.get(progressToken as string)?.(progress);
       return;
     }
-    const kinds = LIST_CHANGED_KINDS[notification.method];
-    if (kinds) for (const kind of kinds) void this.refresh(kind);
+    const kinds = LIST_CHANGED_KINDS.get(notification.method);
+    if (kinds) for (const kind of kinds) this.refresh(kind);
     this.options.hooks.onNotification(connection, notification);
   }
 
@@ -194,7 +269,7 @@ export class Upstream {
       this.starting = connection;
       let catalog: Catalog;
       try {
-        catalog = await fetchCatalog(connection.client, Math.max(this.options.timeoutMs, 60_000));
+        catalog = await fetchCatalog(connection.client, this.startTimeoutMs);
       } catch (error) {
         this.starting = undefined;
         await closeOpened(connection.opened);
@@ -222,11 +297,12 @@ export class Upstream {
     if (this.shared !== connection) return;
     this.shared = undefined;
     if (this.stopped) return;
-    this.markDown('connection closed (the upstream exited or hung up)');
+    this.markDown(connection.failure ?? 'connection closed (the upstream exited or hung up)');
   }
 
   private markDown(reason: string): void {
     if (this.stopped) return;
+    reason = this.options.redact?.(reason) ?? reason;
     this.lastError = reason;
     const hadItems = Object.values(this.catalog).some((list) => list.length > 0);
     this.catalog = emptyCatalog();
@@ -239,25 +315,32 @@ export class Upstream {
     this.retryTimer.unref();
   }
 
-  /** Refetches one list after list_changed; concurrent notices coalesce into one follow-up fetch. */
-  private refresh(kind: CatalogKind): Promise<void> {
-    const running = this.refreshing.get(kind);
-    if (running) return running.then(() => this.refresh(kind));
+  /**
+   * Refetches one list after list_changed. A burst of notices costs at most two fetches: notices that arrive
+   * while a fetch runs only mark the list dirty, and one follow-up fetch sees all of them.
+   */
+  private refresh(kind: CatalogKind): void {
+    if (this.refreshing.has(kind)) {
+      this.refreshAgain.add(kind);
+      return;
+    }
     const job = (async () => {
-      const client = this.shared?.client;
-      if (!client) return;
-      try {
-        this.catalog = { ...this.catalog, [kind]: await fetchKind(client, kind, this.options.timeoutMs) };
-        this.options.hooks.onCatalogChanged(this);
-      } catch (error) {
-        this.log.warn(
-          { error: describe(error), kind },
-          'refreshing the catalogue failed; keeping the old one',
-        );
-      }
+      do {
+        this.refreshAgain.delete(kind);
+        const client = this.shared?.client;
+        if (!client || this.stopped) return;
+        try {
+          this.catalog = { ...this.catalog, [kind]: await fetchKind(client, kind, this.options.timeoutMs) };
+          this.options.hooks.onCatalogChanged(this);
+        } catch (error) {
+          this.log.warn(
+            { error: describe(error), kind },
+            'refreshing the catalogue failed; keeping the old one',
+          );
+        }
+      } while (this.refreshAgain.has(kind));
     })().finally(() => this.refreshing.delete(kind));
     this.refreshing.set(kind, job);
-    return job;
   }
 
   private setState(state: UpstreamState): void {

@@ -1,30 +1,86 @@
 // Large upstream results are passed on as the bytes the upstream sent, not re-serialised: the JSON text of a
 // result is remembered beside the parsed object, and the gateway splices it into its own response envelope.
+// The bytes stay the pieces they arrived in (pipe reads), so a large result is never copied into one buffer.
 
 /** Below this size re-serialising is cheaper than the bookkeeping. */
 const MIN_RAW_BYTES = 4096;
 const PREFIX = Buffer.from('{"result":');
-const rawTexts = new WeakMap<object, Buffer>();
+const rawTexts = new WeakMap<object, Buffer[]>();
 
 /**
- * Remembers the raw `result` bytes of a response line when the line has the shape SDK servers write,
- * `{"result":R,"jsonrpc":"2.0","id":N}`, and parsed to exactly those three keys. Whatever R holds, the
- * gateway's envelope puts its own `jsonrpc` and `id` last, so they win over anything R might repeat.
+ * Remembers the raw `result` bytes of a response line (one buffer, or the pieces it arrived in, `length` bytes
+ * in all) when the line has the shape SDK servers write, `{"result":R,"jsonrpc":"2.0","id":N}`, and parsed
+ * to exactly those three keys. Whatever R holds, the gateway's envelope puts its own `jsonrpc` and `id` last,
+ * so they win over anything R might repeat.
  */
-export function rememberRawResult(line: Buffer, message: Record<string, unknown>): void {
-  if (line.length < MIN_RAW_BYTES || typeof message.id !== 'number') return;
+export function rememberRawResult(
+  line: Buffer | Buffer[],
+  length: number,
+  message: Record<string, unknown>,
+): void {
+  if (length < MIN_RAW_BYTES || typeof message.id !== 'number') return;
   const result = message.result;
   if (!result || typeof result !== 'object') return;
   let keys = 0;
   for (const _ in message) keys++;
   if (keys !== 3 || message.jsonrpc !== '2.0') return;
   const suffix = `,"jsonrpc":"2.0","id":${message.id}}`;
-  if (!line.subarray(0, PREFIX.length).equals(PREFIX)) return;
-  if (line.toString('latin1', line.length - suffix.length) !== suffix) return;
-  rawTexts.set(result, line.subarray(PREFIX.length, line.length - suffix.length));
+  const pieces = Array.isArray(line) ? line : [line];
+  if (!head(pieces, PREFIX.length).equals(PREFIX)) return;
+  if (tail(pieces, suffix.length).toString('latin1') !== suffix) return;
+  rawTexts.set(result, trim(pieces, PREFIX.length, suffix.length));
 }
 
-/** The upstream's own bytes for this result object, if they were kept and the object is unchanged. */
-export function rawResult(result: unknown): Buffer | undefined {
+/** The upstream's own bytes for this result object, as pieces, if they were kept and the object is unchanged. */
+export function rawResult(result: unknown): Buffer[] | undefined {
   return result && typeof result === 'object' ? rawTexts.get(result) : undefined;
+}
+
+/** The first `n` bytes across the pieces (a small copy, only of those bytes). */
+function head(pieces: Buffer[], n: number): Buffer {
+  if (pieces[0].length >= n) return pieces[0].subarray(0, n);
+  const parts: Buffer[] = [];
+  for (let i = 0, left = n; i < pieces.length && left > 0; i++) {
+    parts.push(pieces[i].subarray(0, left));
+    left -= parts[parts.length - 1].length;
+  }
+  return Buffer.concat(parts);
+}
+
+/** The last `n` bytes across the pieces (a small copy, only of those bytes). */
+function tail(pieces: Buffer[], n: number): Buffer {
+  const last = pieces[pieces.length - 1];
+  if (last.length >= n) return last.subarray(last.length - n);
+  const parts: Buffer[] = [];
+  for (let i = pieces.length - 1, left = n; i >= 0 && left > 0; i--) {
+    const piece = pieces[i];
+    parts.unshift(piece.subarray(Math.max(0, piece.length - left)));
+    left -= parts[0].length;
+  }
+  return Buffer.concat(parts);
+}
+
+/** The pieces without their first `start` and last `end` bytes: views into the same memory, never copies. */
+function trim(pieces: Buffer[], start: number, end: number): Buffer[] {
+  const out: Buffer[] = [];
+  let skip = start;
+  for (const piece of pieces) {
+    if (skip >= piece.length) {
+      skip -= piece.length;
+      continue;
+    }
+    out.push(skip ? piece.subarray(skip) : piece);
+    skip = 0;
+  }
+  for (let drop = end; drop > 0 && out.length;) {
+    const last = out[out.length - 1];
+    if (last.length <= drop) {
+      out.pop();
+      drop -= last.length;
+    } else {
+      out[out.length - 1] = last.subarray(0, last.length - drop);
+      drop = 0;
+    }
+  }
+  return out;
 }

@@ -38,6 +38,15 @@ export interface OpenedClient {
 
 export const GATEWAY_INFO = { name: 'switchboard', version: '0.1.0' };
 
+/** Size caps on what one upstream may send, and its name for the errors they raise. */
+export interface TransportLimits {
+  name: string;
+  /** stdio: the longest line before the connection is reset. */
+  maxLineBytes: number;
+  /** The largest result (stdio line, HTTP JSON body or SSE event) a call accepts. */
+  maxResultBytes: number;
+}
+
 export async function openClient(
   spec: UpstreamSpec,
   capabilities: ClientCapabilities,
@@ -45,6 +54,7 @@ export async function openClient(
   log: Logger,
   /** Transports still connecting; stopping the gateway closes these too, so no child outlives it. */
   connecting: Set<Transport>,
+  limits: TransportLimits,
 ): Promise<OpenedClient> {
   const client = () => new Client(GATEWAY_INFO, { capabilities });
   const connect = (c: Client, transport: Transport, timeout: number, dispose: () => Promise<void>) => {
@@ -55,6 +65,7 @@ export async function openClient(
     case 'stdio': {
       const transport = new StdioClientTransport({
         ...spec,
+        ...limits,
         onStderr: (line) => log.info({ stderr: line }, 'upstream stderr'),
         onGarbage: (line) =>
           log.warn({ line: line.slice(0, 200) }, 'upstream wrote a line that is not JSON-RPC'),
@@ -62,8 +73,8 @@ export async function openClient(
       try {
         return await connect(client(), transport, timeoutMs, async () => {});
       } catch (error) {
-        // "Connection closed" says little; the exit code and stderr say why.
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        // "Connection closed" or "Request timed out" says little; the exit code and stderr say why (a proxy or
+        // CA variable missing, a package that cannot be fetched). The process is stopped and drained by now.
         const exit = transport.exitDescription();
         throw exit ? new Error(`${(error as Error).message}: ${exit}`) : error;
       }
@@ -81,7 +92,7 @@ export async function openClient(
         try {
           return await connect(
             client(),
-            new HttpClientTransport(url, spec.headers),
+            new HttpClientTransport(url, spec.headers, limits),
             timeoutMs,
             async () => {},
           );

@@ -6,6 +6,9 @@ import { body, connectInProcess, connectStdio, text, type Connected } from './he
 
 const URL = 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `sb_builtin_${process.pid}`;
+// The server refuses a superuser (test/hardening/pg-privilege.test.ts); it serves as a reader role.
+const reader = `sb_reader_${process.pid}`;
+const READER_URL = `postgres://${reader}@127.0.0.1:5432/test`;
 const evil = 'x"; DROP TABLE t; --';
 const admin = new pg.Client({ connectionString: URL });
 
@@ -16,16 +19,17 @@ beforeAll(async () => {
   await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema};
     CREATE TABLE ${schema}.t (id serial PRIMARY KEY, v text NOT NULL);
     INSERT INTO ${schema}.t (v) VALUES ('a'), ('b'), ('c');
-    CREATE TABLE ${schema}."${evil.replace(/"/g, '""')}" (z integer);`);
+    CREATE TABLE ${schema}."${evil.replace(/"/g, '""')}" (z integer);
+    DROP ROLE IF EXISTS ${reader}; CREATE ROLE ${reader} LOGIN; GRANT pg_read_all_data TO ${reader};`);
 });
 afterAll(async () => {
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP ROLE IF EXISTS ${reader}`);
   await admin.end();
 });
 
 describe.each([
-  ['in-process', () => connectInProcess('sql', { url: URL, statement_timeout_ms: 1000 })],
-  ['stdio', () => connectStdio('sql', ['--url', URL, '--statement-timeout-ms', '1000'])],
+  ['in-process', () => connectInProcess('sql', { url: READER_URL, statement_timeout_ms: 1000 })],
+  ['stdio', () => connectStdio('sql', ['--url', READER_URL, '--statement-timeout-ms', '1000'])],
 ])('sql server on PostgreSQL (%s)', (_mode, connect) => {
   let c: Connected;
   beforeAll(async () => {
@@ -74,7 +78,7 @@ describe.each([
 describe('sql server guards on PostgreSQL', () => {
   let c: Connected;
   beforeAll(async () => {
-    c = await connectInProcess('sql', { url: URL, statement_timeout_ms: 1000 });
+    c = await connectInProcess('sql', { url: READER_URL, statement_timeout_ms: 1000 });
   });
   afterAll(async () => c?.close());
 
@@ -136,9 +140,10 @@ describe('sql server guards on PostgreSQL', () => {
   });
 
   it('the connection is read-only even for a write the parser would not see (nextval via a column default)', async () => {
-    // The engine alone, skipping the parser gate: the READ ONLY transaction refuses the write.
+    // The engine alone, skipping the parser gate, as a superuser (so privileges do not stop it first):
+    // the READ ONLY transaction refuses the write.
     const { PostgresEngine } = await import('../../src/builtin-servers/sql/postgres.js');
-    const engine = new PostgresEngine(URL, 1000, 1024 * 1024);
+    const engine = new PostgresEngine(URL, { timeoutMs: 1000, maxBytes: 1024 * 1024, allowSuperuser: true });
     try {
       await expect(engine.query(`SELECT nextval('${schema}.t_id_seq')`, 10)).rejects.toThrow(
         /read-only transaction/,

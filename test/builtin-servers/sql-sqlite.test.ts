@@ -56,6 +56,18 @@ describe.each([
     expect((result.structuredContent as { row_count: number }).row_count).toBe(1);
   });
 
+  it.each([
+    ['a trailing semicolon and comment', "SELECT 'a;b' AS v; -- done"],
+    ['a trailing block comment', "SELECT 'a;b' AS v /* the end; */"],
+    ['a comment marker inside a string', "SELECT 'a;b' AS v -- it's ';' here\n;"],
+    ['a quoted identifier holding a semicolon', `SELECT 'a;b' AS "v;x" ;`],
+  ])('run_sql_query accepts a query with %s', async (_case, query) => {
+    const result = await c.client.callTool({ name: 'run_sql_query', arguments: { query } });
+    expect(result.isError, text(result)).toBeFalsy();
+    const rows = (result.structuredContent as { rows: Record<string, unknown>[] }).rows;
+    expect(rows.map((row) => Object.values(row))).toEqual([['a;b']]);
+  });
+
   it('list_tables lists the tables and views', async () => {
     const result = await c.client.callTool({ name: 'list_tables', arguments: {} });
     expect(text(result)).toBe(

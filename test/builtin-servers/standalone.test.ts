@@ -31,6 +31,17 @@ describe('standalone flags', () => {
     expect(() => splitCommand('npm "test')).toThrow(/unterminated " quote/);
   });
 
+  it('turn true and false into booleans, but never a root or url that reads so', () => {
+    expect(parseFlags('project', ['--allow-broad-root', 'true', '--root', 'true'])).toEqual({
+      allow_broad_root: true,
+      root: 'true',
+    });
+    expect(parseFlags('sql', ['--allow-superuser=false', '--url', 'false'])).toEqual({
+      allow_superuser: false,
+      url: 'false',
+    });
+  });
+
   it('refuse a positional argument, a missing value and a repeated flag', () => {
     expect(() => parseFlags('project', ['.'])).toThrow(/unexpected argument "\."/);
     expect(() => parseFlags('project', ['--root'])).toThrow(/--root needs a value/);

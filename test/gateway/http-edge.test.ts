@@ -1,4 +1,5 @@
-// The HTTP edge: parse errors, batches, sessions, body limit, Host/Origin, health and readiness.
+// The HTTP edge: parse errors, batches, sessions, body limit, Host/Origin, bodiless DELETE/GET, health and
+// readiness.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicStdio, INIT, rawPost, startGateway, type RunningGateway } from '../helpers/gateway.js';
 
@@ -31,6 +32,30 @@ describe('HTTP edge', () => {
       code: -32600,
       message: expect.stringContaining('batches are not supported'),
     });
+  });
+
+  it('an initialize refused for bad params leaves no session behind', async () => {
+    const before = gw.app.runtime.sessions.size;
+    const bad = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-06-18',
+        capabilities: 'everything',
+        clientInfo: { name: 'x', version: '1' },
+      },
+    });
+    const res = await rawPost(gw.url, bad);
+    expect(res.json.error).toMatchObject({ code: -32602 });
+    const id = res.headers.get('mcp-session-id');
+    expect(gw.app.runtime.sessions.size).toBe(before);
+    if (id) {
+      const ping = await rawPost(gw.url, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }), {
+        'mcp-session-id': id,
+      });
+      expect(ping.status).toBe(404);
+    }
   });
 
   it('answers a request without a session id with 400, and an unknown session with 404', async () => {
@@ -91,6 +116,43 @@ describe('HTTP edge', () => {
       'mcp-session-id': sid,
     });
     expect(after.status).toBe(404);
+  });
+
+  it('accepts DELETE and GET labelled application/json with no body (as the SDK server does)', async () => {
+    for (const type of ['application/json', 'application/json; charset=utf-8']) {
+      const sid = await session();
+      const del = await fetch(gw.url, {
+        method: 'DELETE',
+        headers: { 'mcp-session-id': sid, 'content-type': type },
+      });
+      expect(del.status).toBe(200);
+      const after = await rawPost(gw.url, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), {
+        'mcp-session-id': sid,
+      });
+      expect(after.status).toBe(404);
+    }
+    const sid = await session();
+    const controller = new AbortController();
+    const stream = await fetch(gw.url, {
+      headers: { 'mcp-session-id': sid, 'content-type': 'application/json', accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toBe('text/event-stream');
+    controller.abort();
+    // An unknown session is still looked at, not hidden behind a parse error.
+    const unknown = await fetch(gw.url, {
+      method: 'DELETE',
+      headers: { 'mcp-session-id': 'no-such-session', 'content-type': 'application/json' },
+    });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('still answers a POST with an empty JSON body with 400 parse error', async () => {
+    const res = await rawPost(gw.url, '');
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe(-32700);
+    expect((await rawPost(gw.url, INIT)).status).toBe(200);
   });
 
   it('serves /healthz, and /readyz with each upstream state', async () => {

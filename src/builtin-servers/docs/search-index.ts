@@ -81,7 +81,7 @@ export class DocsIndex {
       present.add(entry.rel);
       const old = this.seen.get(entry.rel);
       if (old && old.mtimeMs === stat.mtimeMs && old.size === stat.size) continue;
-      const read = await readCapped(entry.abs, MAX_DOC_BYTES).catch(() => undefined);
+      const read = await readCapped(this.root, entry.abs, MAX_DOC_BYTES).catch(() => undefined);
       if (!read || looksBinary(read.text)) continue;
       if (old) this.search.discard(entry.rel);
       else changedSet = true;

@@ -3,7 +3,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { BuiltinDefinition } from '../index.js';
+import type { BuiltinContext, BuiltinDefinition } from '../index.js';
 import { guarded, guardedRead, textResult, ToolError } from '../results.js';
 import { decodeUriPath, readTextInside, realRoot } from '../safe-path.js';
 import { DOC_EXTENSIONS, DocsIndex } from './search-index.js';
@@ -11,20 +11,23 @@ import { DOC_EXTENSIONS, DocsIndex } from './search-index.js';
 export const docsOptions = z.strictObject({
   /** The documentation folder, relative to the config file's folder. Required. */
   root: z.string().min(1),
+  /** A root of `/` or the home folder is refused unless this is true. */
+  allow_broad_root: z.boolean().default(false),
 });
 export type DocsOptions = z.infer<typeof docsOptions>;
 
 const uriOf = (rel: string) => `docs://${rel.split('/').map(encodeURIComponent).join('/')}`;
 
-async function create(options: DocsOptions, ctx: { baseDir: string }) {
-  const root = await realRoot(options.root, ctx.baseDir, 'docs');
+async function create(options: DocsOptions, ctx: BuiltinContext) {
+  const root = await realRoot(options.root, ctx.baseDir, 'docs', options.allow_broad_root);
+  const search = ctx.publicName?.('search_documentation') ?? 'search_documentation';
   const index = new DocsIndex(root);
   await index.refresh();
   const server = new McpServer(
     { name: 'switchboard-docs', version: '0.1.0' },
     {
       capabilities: { resources: { listChanged: true } },
-      instructions: 'Search the documentation, then read the documents it points to.',
+      instructions: `Search the documentation with \`${search}\`, then read the docs:// documents it points to.`,
     },
   );
 

@@ -26,7 +26,12 @@ async function structure(root: string): Promise<string> {
   return lines.join('\n');
 }
 
-export function registerProjectContext(server: McpServer, root: string, options: ProjectOptions): void {
+export function registerProjectContext(
+  server: McpServer,
+  root: string,
+  options: ProjectOptions,
+  name: (tool: string) => string,
+): void {
   const read = (file: string) => readTextInside(root, file, options.max_file_bytes);
 
   server.registerResource(
@@ -84,8 +89,8 @@ export function registerProjectContext(server: McpServer, root: string, options:
   );
 
   const testsHint = options.test_command
-    ? '`run_tests` (optionally with a test_path) to run the tests'
-    : 'the tests you find (run_tests is not configured here, so reason about them instead of running them)';
+    ? `\`${name('run_tests')}\` (optionally with a test_path) to run the tests`
+    : 'the tests you find (no test command is configured here, so reason about them instead of running them)';
 
   server.registerPrompt(
     'code_review',
@@ -101,8 +106,8 @@ export function registerProjectContext(server: McpServer, root: string, options:
             type: 'text',
             text:
               `Review the file ${file_path} of this project.\n` +
-              `1. Read it with \`read_file\` (file_path: ${JSON.stringify(file_path)}).\n` +
-              '2. Use `search_codebase` to find its callers and the definitions it relies on, and `read_file` to read them.\n' +
+              `1. Read it with \`${name('read_file')}\` (file_path: ${JSON.stringify(file_path)}).\n` +
+              `2. Use \`${name('search_codebase')}\` to find its callers and the definitions it relies on, and \`${name('read_file')}\` to read them.\n` +
               `3. Check ${testsHint}.\n` +
               'Report bugs, security problems, unclear code and missing tests, each with the line number and a concrete fix.',
           },
@@ -123,8 +128,8 @@ export function registerProjectContext(server: McpServer, root: string, options:
             text:
               `Investigate this bug:\n${description}\n\n` +
               'Start from the resources project://structure and project://readme to orient yourself. ' +
-              'Use `search_codebase` with identifiers and messages from the description to find the code involved, ' +
-              '`list_directory` and `read_file` to read it, ' +
+              `Use \`${name('search_codebase')}\` with identifiers and messages from the description to find the code involved, ` +
+              `\`${name('list_directory')}\` and \`${name('read_file')}\` to read it, ` +
               `and ${testsHint}. ` +
               'State the root cause with file and line, the evidence for it, and the smallest fix.',
           },
@@ -148,10 +153,10 @@ export function registerProjectContext(server: McpServer, root: string, options:
             text:
               `Debug this error:\n${error_message}\n` +
               (stack_trace ? `\nStack trace:\n${stack_trace}\n` : '') +
-              '\nUse `search_codebase` to find where the message is raised' +
+              `\nUse \`${name('search_codebase')}\` to find where the message is raised` +
               (stack_trace
-                ? ' and `read_file` with start_line/end_line around each frame of the stack trace that is in this project'
-                : ' and `read_file` to read the code around it') +
+                ? ` and \`${name('read_file')}\` with start_line/end_line around each frame of the stack trace that is in this project`
+                : ` and \`${name('read_file')}\` to read the code around it`) +
               `, then ${testsHint}. Explain the cause and propose a fix.`,
           },
         },

@@ -41,7 +41,7 @@ export async function searchCodebase(
       cut = `search stopped after ${SEARCH_LIMITS.deadlineMs} ms`;
       break;
     }
-    const { text, truncated } = await readCapped(entry.abs, SEARCH_LIMITS.maxFileBytes).catch(() => ({
+    const { text, truncated } = await readCapped(root, entry.abs, SEARCH_LIMITS.maxFileBytes).catch(() => ({
       text: '',
       truncated: false,
     }));

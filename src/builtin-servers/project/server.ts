@@ -1,12 +1,11 @@
 // The `project` built-in server: deep context about one source tree (tools; resources and prompts live
 // in project/context.ts). Every path goes through safe-path.ts.
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { BuiltinDefinition } from '../index.js';
+import type { BuiltinContext, BuiltinDefinition } from '../index.js';
 import { capText, guarded, textResult, ToolError } from '../results.js';
-import { readTextInside, realRoot, resolveInside } from '../safe-path.js';
+import { readDirInside, readTextInside, realRoot, resolveInside } from '../safe-path.js';
 import { registerProjectContext } from './context.js';
 import { runTestCommand } from './run-tests.js';
 import { searchCodebase } from './search.js';
@@ -26,6 +25,8 @@ export const projectOptions = z.strictObject({
     .default(8 * 1024 * 1024),
   /** Text returned by one call is cut at this many characters. Default 100 000. */
   max_output_chars: z.number().int().positive().default(100_000),
+  /** A root of `/` or the home folder is refused unless this is true. */
+  allow_broad_root: z.boolean().default(false),
 });
 export type ProjectOptions = z.infer<typeof projectOptions>;
 
@@ -47,12 +48,17 @@ export function numberLines(
   return { text: out.join('\n'), total, last };
 }
 
-async function create(options: ProjectOptions, ctx: { baseDir: string }) {
-  const root = await realRoot(options.root, ctx.baseDir, 'project');
+async function create(options: ProjectOptions, ctx: BuiltinContext) {
+  const root = await realRoot(options.root, ctx.baseDir, 'project', options.allow_broad_root);
+  const name = ctx.publicName ?? ((tool: string) => tool);
+  // Promise only the tools this instance registers, by the names the client sees.
+  const tests = options.test_command ? `; run its tests with \`${name('run_tests')}\`` : '';
   const server = new McpServer(
     { name: 'switchboard-project', version: '0.1.0' },
     {
-      instructions: `Context about the source tree ${path.basename(root)}: search, read and list files, run its tests.`,
+      instructions:
+        `Context about the source tree ${path.basename(root)}: search it with \`${name('search_codebase')}\`, ` +
+        `read files with \`${name('read_file')}\` and list folders with \`${name('list_directory')}\`${tests}.`,
     },
   );
   const cap = options.max_output_chars;
@@ -117,7 +123,7 @@ async function create(options: ProjectOptions, ctx: { baseDir: string }) {
     },
     guarded('list_directory', async ({ dir_path }) => {
       const { real, rel } = await resolveInside(root, dir_path ?? '.', 'directory');
-      const entries = await fs.readdir(real, { withFileTypes: true });
+      const entries = await readDirInside(root, real);
       const names = entries
         .map((e) =>
           e.isDirectory()
@@ -187,7 +193,7 @@ async function create(options: ProjectOptions, ctx: { baseDir: string }) {
     );
   }
 
-  registerProjectContext(server, root, options);
+  registerProjectContext(server, root, options, name);
   return { server, close: () => server.close() };
 }
 

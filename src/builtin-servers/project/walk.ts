@@ -1,8 +1,9 @@
 // Walks the files of a source tree that .gitignore does not exclude (nested .gitignore files included),
-// never following symlinks, skipping `.git` and special files, bounded in count.
-import { promises as fs } from 'node:fs';
+// never following symlinks, skipping `.git` and special files, bounded in count. Every folder is listed
+// through a verified descriptor (safe-path.ts), so a folder swapped for a symlink mid-walk is not entered.
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
+import { readCapped, readDirInside } from '../safe-path.js';
 
 interface Rules {
   base: string; // directory of the .gitignore, relative to root ('' for root)
@@ -17,7 +18,7 @@ export interface WalkEntry {
 
 async function loadRules(root: string, dirRel: string): Promise<Rules | undefined> {
   try {
-    const text = await fs.readFile(path.join(root, dirRel, '.gitignore'), 'utf8');
+    const { text } = await readCapped(root, path.join(root, dirRel, '.gitignore'), 1024 * 1024);
     return { base: dirRel, ig: ignore().add(text) };
   } catch {
     return undefined;
@@ -55,7 +56,7 @@ export async function* walk(
     const active = own ? [...rules, own] : rules;
     let entries;
     try {
-      entries = await fs.readdir(path.join(root, dirRel), { withFileTypes: true });
+      entries = await readDirInside(root, path.join(root, dirRel));
     } catch {
       return;
     }

@@ -38,6 +38,8 @@ const PG_DENY_EXACT = new Set([
   'pg_backup_stop',
   'pg_wal_replay_pause',
   'pg_wal_replay_resume',
+  'ts_stat', // runs the SQL text it is given, which this gate never sees
+  'ts_rewrite',
 ]);
 const PG_DENY_PREFIX = [
   'lo_',

@@ -1,17 +1,70 @@
-// PostgreSQL engine: every query runs in a READ ONLY transaction with a statement timeout, over the
-// extended protocol (which itself refuses a second statement), wrapped in a LIMIT and always rolled back.
+// PostgreSQL engine: read-only by privilege (start-up refuses a role that could read server files, run
+// programs or signal other sessions), then per query a READ ONLY transaction with a statement timeout,
+// rows read through a cursor with the caps applied while reading, and the session reset afterwards.
 import pg from 'pg';
+import Cursor from 'pg-cursor';
 import { ToolError } from '../results.js';
 import { toCell, type QueryResult, type SqlEngine, type TableInfo } from './types.js';
+
+export interface PostgresOptions {
+  timeoutMs: number;
+  maxBytes: number;
+  /** SET ROLE to this role inside every transaction. */
+  role?: string;
+  /** Serve even when the role (or the login) holds the rights below. */
+  allowSuperuser: boolean;
+}
+
+/** Rights that reach outside the database; a read-only server must hold none of them. */
+const DANGEROUS = [
+  'pg_read_server_files',
+  'pg_write_server_files',
+  'pg_execute_server_program',
+  'pg_signal_backend',
+];
+/** One cursor read holds at most about this much: each row is at most max_result_bytes (checked by the server). */
+const BATCH_BYTES = 8 * 1024 * 1024;
+/** The server's own refusal of an oversized row (see query()); matched to give a clear error. */
+const ROW_CHECK = /switchboard: a row of (\d+) bytes/;
+
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** bytea is sent as hex (two characters a byte, plus `\x`); octet_length reads its size without copying. */
+const BYTEA = 17;
+
+/**
+ * The query with each row's size checked by the server itself (the driver would buffer an oversized row
+ * whole): its columns renamed c0..cN (no name of theirs can stand in for them), and a last column whose
+ * cast of a non-constant string fails only for a row over the cap. OFFSET 0 keeps the planner from
+ * inlining the query, which would compute each value twice.
+ */
+function cappedQuery(sql: string, types: number[]): string {
+  const cols = types.map((_, i) => `c${i}`);
+  // octet_length of text reads the size from the value's header (no decompression); other types are
+  // measured in the text form they are sent in.
+  const size =
+    types
+      .map((type, i) =>
+        type === BYTEA
+          ? `coalesce(2 * octet_length(c${i})::bigint + 2, 0)`
+          : `coalesce(octet_length(c${i}::text)::bigint, 0)`,
+      )
+      .join(' + ') || '0';
+  return (
+    `SELECT ${[...cols, ''].join(', ')}CASE WHEN ${size} > $2 THEN ('switchboard: a row of ' || (${size}) || ' bytes')::int END ` +
+    `FROM (SELECT * FROM (\n${sql}\n) AS u OFFSET 0) AS switchboard_query${cols.length ? `(${cols.join(', ')})` : ''} LIMIT $1`
+  );
+}
 
 export class PostgresEngine implements SqlEngine {
   readonly dialect = 'postgres' as const;
   private readonly pool: pg.Pool;
+  private readonly begin: string;
+  private readonly batch: number;
 
   constructor(
     url: string,
-    private readonly timeoutMs: number,
-    private readonly maxBytes: number,
+    private readonly options: PostgresOptions,
   ) {
     this.pool = new pg.Pool({
       connectionString: url,
@@ -20,51 +73,121 @@ export class PostgresEngine implements SqlEngine {
       idleTimeoutMillis: 30_000,
     });
     this.pool.on('error', () => undefined); // an idle client dropped by the server; the next checkout reconnects
+    // Validated integers and a quoted identifier from the options, never user text; one round trip.
+    this.begin =
+      `BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = ${Math.trunc(options.timeoutMs)}` +
+      (options.role ? `; SET LOCAL ROLE ${quoteIdent(options.role)}` : '');
+    this.batch = Math.max(1, Math.min(200, Math.floor(BATCH_BYTES / options.maxBytes)));
   }
 
   private async readOnly<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    let broken: Error | undefined;
     try {
-      await client.query('BEGIN TRANSACTION READ ONLY');
-      // A validated integer from the options, never user text.
-      await client.query(`SET LOCAL statement_timeout = ${Math.trunc(this.timeoutMs)}`);
+      await client.query(this.begin);
       return await fn(client);
     } finally {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release();
+      try {
+        await client.query('ROLLBACK');
+        // What a query can leave on the session past its transaction (advisory locks, set_config(..., false),
+        // LISTEN, prepared statements): gone before the connection serves anyone else.
+        await client.query('DISCARD ALL');
+      } catch (err) {
+        broken = err as Error;
+      }
+      client.release(broken); // a connection that could not be reset is closed, never reused
     }
   }
 
-  /** Checks the server is reachable, so a bad URL fails at start-up. */
+  /** Checks the server is reachable and the role harmless, so both fail at start-up, clearly. */
   async start(): Promise<void> {
-    await this.readOnly((c) => c.query('SELECT 1'));
+    const { rows } = await this.readOnly((c) =>
+      c.query<{ who: string; rolname: string; rolsuper: boolean; held: string[] }>(
+        `SELECT w.who, r.rolname, r.rolsuper,
+           ARRAY(SELECT d FROM unnest($1::text[]) AS d WHERE pg_has_role(r.oid, d, 'MEMBER')) AS held
+         FROM (VALUES ('login', session_user), ('role', current_user)) AS w(who, name)
+         JOIN pg_roles r ON r.rolname = w.name`,
+        [DANGEROUS],
+      ),
+    );
+    if (this.options.allowSuperuser) return;
+    for (const row of rows) {
+      const rights = row.rolsuper ? 'is a superuser' : row.held.length ? `holds ${row.held.join(', ')}` : '';
+      if (!rights) continue;
+      const via =
+        row.who === 'login' && this.options.role
+          ? ` (the login; SET ROLE ${this.options.role} can be undone by SQL that runs set_config('role', ...))`
+          : '';
+      throw new Error(
+        `sql: refusing to serve PostgreSQL as role "${row.rolname}"${via}: it ${rights}, so a query could ` +
+          'read server files, run programs or end other sessions. Connect as a role with read rights only ' +
+          '(CREATE ROLE switchboard_reader LOGIN; GRANT pg_read_all_data TO switchboard_reader;), ' +
+          'or set allow_superuser: true to accept the risk',
+      );
+    }
   }
 
   async query(sql: string, maxRows: number): Promise<QueryResult> {
+    const { maxBytes, timeoutMs } = this.options;
     return this.readOnly(async (client) => {
-      // `sql` is exactly one SELECT checked by the parser gate; a non-empty `values` forces the extended protocol.
-      const result = await client
-        .query({
-          text: `SELECT * FROM (\n${sql}\n) AS switchboard_query LIMIT $1`,
-          values: [maxRows + 1],
-          rowMode: 'array',
-        })
+      // `sql` is exactly one SELECT checked by the parser gate; $1/$2 are ours (the gate refuses ParamRef).
+      // LIMIT 0 learns its columns (names and types) without running it.
+      const probe = await client
+        .query({ text: `SELECT * FROM (\n${sql}\n) AS switchboard_query LIMIT 0`, rowMode: 'array' })
         .catch((err: Error) => {
           throw new ToolError(`PostgreSQL: ${err.message}`);
         });
+      const columns = probe.fields.map((f) => f.name);
+      const text = cappedQuery(
+        sql,
+        probe.fields.map((f) => f.dataTypeID),
+      );
+      const cursor = client.query(new Cursor(text, [maxRows + 1, maxBytes], { rowMode: 'array' }));
       const rows: unknown[][] = [];
       let bytes = 0;
-      let truncated = result.rows.length > maxRows;
-      for (const row of result.rows.slice(0, maxRows) as unknown[][]) {
-        const cells = row.map(toCell);
-        bytes += JSON.stringify(cells).length;
-        if (bytes > this.maxBytes) {
-          truncated = true;
-          break;
+      let truncated = false;
+      let finished = false;
+      // statement_timeout counts per cursor read; this bounds the whole query.
+      const deadline = Date.now() + timeoutMs;
+      try {
+        reading: for (;;) {
+          const want = Math.min(this.batch, maxRows + 1 - rows.length);
+          const batch = await new Promise<unknown[][]>((resolve, reject) =>
+            cursor.read(want, (err, got) => (err ? reject(err) : resolve(got))),
+          );
+          for (const row of batch) {
+            const cells = row.slice(0, -1).map(toCell);
+            bytes += JSON.stringify(cells).length;
+            if (rows.length >= maxRows || bytes > maxBytes) {
+              truncated = true;
+              break reading;
+            }
+            rows.push(cells);
+          }
+          if (batch.length < want) {
+            finished = true;
+            break;
+          }
+          if (Date.now() > deadline) {
+            throw new ToolError(
+              `the query ran longer than the statement timeout (${timeoutMs} ms) and was stopped`,
+            );
+          }
         }
-        rows.push(cells);
+      } catch (err) {
+        finished = true; // the server already ended the portal
+        if (err instanceof ToolError) throw err;
+        const big = ROW_CHECK.exec((err as Error).message);
+        if (!big) throw new ToolError(`PostgreSQL: ${(err as Error).message}`);
+        // The whole query is refused: rows of the batch the server stopped in are lost anyway.
+        throw new ToolError(
+          `a row of ${big[1]} bytes is over the ${maxBytes}-byte result cap (max_result_bytes); ` +
+            'select fewer or shorter columns, e.g. left(column, 1000)',
+        );
+      } finally {
+        if (!finished) await cursor.close().catch(() => undefined);
       }
-      return { columns: result.fields.map((f) => f.name), rows, truncated };
+      return { columns, rows, truncated };
     });
   }
 

@@ -1,9 +1,10 @@
 // The `sql` built-in server: read-only queries against SQLite (`sqlite:` path) or PostgreSQL
 // (`postgres://`). Read-only in depth: parser gate (guard.ts), then a read-only connection (engines).
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { BuiltinDefinition } from '../index.js';
+import type { BuiltinContext, BuiltinDefinition } from '../index.js';
 import { capText, guarded, guardedRead, textResult, ToolError } from '../results.js';
 import { loadGuard } from './guard.js';
 import { PostgresEngine } from './postgres.js';
@@ -23,6 +24,10 @@ export const sqlOptions = z.strictObject({
     .int()
     .positive()
     .default(1024 * 1024),
+  /** PostgreSQL: SET ROLE to this role in every transaction (the login must be unprivileged too). */
+  role: z.string().min(1).optional(),
+  /** PostgreSQL: serve as a superuser or a role that reads server files, runs programs or signals sessions. */
+  allow_superuser: z.boolean().default(false),
 });
 export type SqlOptions = z.infer<typeof sqlOptions>;
 
@@ -66,29 +71,45 @@ async function openEngine(options: SqlOptions, baseDir: string): Promise<SqlEngi
     let file = options.url.slice('sqlite:'.length);
     if (file.startsWith('//')) file = file.slice(2); // sqlite:///abs/path and sqlite://relative
     if (!file) throw new Error('sql: the sqlite: URL names no file');
-    const engine = new SqliteEngine(
-      path.resolve(baseDir, file),
-      options.statement_timeout_ms,
-      options.max_result_bytes,
-    );
+    const abs = path.resolve(baseDir, file);
+    // Said here, before a worker starts: the user sees the file, not a worker's exit.
+    const stat = await fs.stat(abs).catch(() => undefined);
+    if (!stat) throw new Error(`sql: SQLite database file ${abs} does not exist (url: ${options.url})`);
+    if (!stat.isFile()) throw new Error(`sql: SQLite database ${abs} is not a file (url: ${options.url})`);
+    const engine = new SqliteEngine(abs, options.statement_timeout_ms, options.max_result_bytes);
     await engine.start();
     return engine;
   }
-  const engine = new PostgresEngine(options.url, options.statement_timeout_ms, options.max_result_bytes);
+  const engine = new PostgresEngine(options.url, {
+    timeoutMs: options.statement_timeout_ms,
+    maxBytes: options.max_result_bytes,
+    role: options.role,
+    allowSuperuser: options.allow_superuser,
+  });
   await engine.start().catch(async (err: Error) => {
     await engine.close();
+    if (err.message.startsWith('sql:')) throw err;
+    if (options.role && /role/.test(err.message))
+      throw new Error(
+        `sql: cannot switch to the role ${JSON.stringify(options.role)} (role:): ${err.message}`,
+      );
     throw new Error(`sql: cannot connect to PostgreSQL: ${err.message}`);
   });
   return engine;
 }
 
-async function create(options: SqlOptions, ctx: { baseDir: string }) {
+async function create(options: SqlOptions, ctx: BuiltinContext) {
+  if (options.url.startsWith('sqlite:') && (options.role || options.allow_superuser))
+    throw new Error('sql: role and allow_superuser apply to PostgreSQL only');
   const engine = await openEngine(options, ctx.baseDir);
   const check = await loadGuard(engine.dialect);
+  const name = ctx.publicName ?? ((tool: string) => tool);
   const server = new McpServer(
     { name: 'switchboard-sql', version: '0.1.0' },
     {
-      instructions: `Read-only SQL (${engine.dialect}). List tables or read schema://database first, then query.`,
+      instructions:
+        `Read-only SQL (${engine.dialect}). List tables with \`${name('list_tables')}\` or read schema://database ` +
+        `first, then query with \`${name('run_sql_query')}\`.`,
     },
   );
 

@@ -41,13 +41,14 @@ export class SqliteEngine implements SqlEngine {
     child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     this.ready = new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
-      child.once('exit', (code) =>
+      child.once('exit', (code) => {
+        const said = /^switchboard-sqlite: (.*)$/m.exec(stderr)?.[1];
         reject(
           new Error(
-            `sql: could not open SQLite database ${this.file} (worker exited ${code}): ${stderr.trim().split('\n').pop() ?? ''}`,
+            `sql: could not open SQLite database ${this.file}: ${said ?? `the worker exited with code ${code}`}`,
           ),
-        ),
-      );
+        );
+      });
     });
     child.on('message', (reply: WorkerReply) => {
       const waiter = this.pending.get(reply.id);

@@ -1,0 +1,85 @@
+// The text of `switchboard --help` and `switchboard <command> --help`: what each command does and its options.
+// Kept apart from cli.ts so the entry point stays a short dispatcher.
+import { z } from 'zod';
+
+const CONFIG_OPTION = '  --config FILE   the config file, YAML or JSON (default: config/gateway.yaml)';
+const HELP_OPTION = '  -h, --help      show this help';
+
+export const USAGE = `Usage: switchboard <command> [options]
+
+Commands:
+  serve   --config FILE [--host H] [--port P]   the gateway over Streamable HTTP at /mcp
+  stdio   --config FILE                         the gateway over stdio (stdout carries only MCP)
+  check   --config FILE                         validate the config, connect to every upstream, print a table
+  builtin <project|docs|sql> [options]          run one built-in server alone over stdio
+
+Options:
+${CONFIG_OPTION}
+${HELP_OPTION}
+  -v, --version   show the version
+
+Run \`switchboard <command> --help\` for a command's options. The config file may be ours (upstreams:),
+Claude Desktop's, Cursor's or Windsurf's (mcpServers:) or VS Code's .vscode/mcp.json (servers:).
+`;
+
+export const COMMAND_HELP: Record<string, string> = {
+  serve: `Usage: switchboard serve [--config FILE] [--host H] [--port P]
+
+Serves the gateway over Streamable HTTP at http://HOST:PORT/mcp, with GET /healthz and GET /readyz.
+Logs the address it really listens on. SIGTERM or SIGINT closes client sessions and stops stdio upstreams.
+
+Options:
+${CONFIG_OPTION}
+  --host H        the address to listen on (default: listen.host from the config, else 127.0.0.1);
+                  another host name must also be in http.allowedHosts
+  --port P        the port (default: listen.port from the config, else 8080; 0 picks a free port)
+${HELP_OPTION}
+`,
+  stdio: `Usage: switchboard stdio [--config FILE]
+
+Serves the gateway over stdin/stdout for a host that starts a process (Claude Desktop, Cursor, ...).
+stdout carries only MCP messages; logs go to stderr. Exits when stdin closes.
+
+Options:
+${CONFIG_OPTION}
+${HELP_OPTION}
+`,
+  check: `Usage: switchboard check [--config FILE]
+
+Validates the config, connects to every upstream and prints one row each: status, tool, prompt and
+resource counts, and the error of an upstream that is down. Exits 0 when all are ready, 1 otherwise,
+78 when the config itself is invalid.
+
+Options:
+${CONFIG_OPTION}
+${HELP_OPTION}
+`,
+};
+
+/** `builtin --help` and `builtin <name> --help`: the flags come from each server's own options schema. */
+export async function builtinHelp(name: string | undefined): Promise<string> {
+  const { builtinServers } = await import('./builtin-servers/index.js');
+  const names = Object.keys(builtinServers);
+  const head = `Usage: switchboard builtin <${names.join('|')}> [--option value ...]
+
+Runs one built-in server alone over stdio. Options are the server's config options in kebab-case
+(test_command -> --test-command); see docs/builtin-servers.md.
+`;
+  if (!name || !Object.hasOwn(builtinServers, name)) return head;
+  // The server's own schema says each option's type and default, so this text cannot drift from it.
+  const schema = z.toJSONSchema(builtinServers[name as keyof typeof builtinServers].optionsSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as { properties?: Record<string, { type?: string; default?: unknown }>; required?: string[] };
+  const flags = Object.entries(schema.properties ?? {}).map(([key, field]) => {
+    const kind = field.type === 'array' ? "'COMMAND ARGS'" : (field.type ?? 'value').toUpperCase();
+    const flag = `--${key.replace(/_/g, '-')} ${kind}`;
+    const note = schema.required?.includes(key)
+      ? 'required'
+      : field.default === undefined
+        ? ''
+        : `default ${JSON.stringify(field.default)}`;
+    return `  ${flag.padEnd(32)} ${note}`.trimEnd();
+  });
+  return `${head}\nOptions of ${name}:\n${flags.join('\n')}\n${HELP_OPTION}\n`;
+}

@@ -1,0 +1,60 @@
+// The secrets a config names, for redactText: header values of HTTP upstreams, passwords and credential-like
+// query values in any URL, and credential-named env values of stdio upstreams. Computed once per config.
+import { MIN_SECRET_LENGTH, redactText } from '../redact.js';
+import type { GatewayConfig } from './config.js';
+
+const SECRET_NAME = /auth|token|secret|passw|pwd|key|cookie|credential|session|signature/i;
+/** Query values this long are treated as secrets whatever their parameter is called. */
+const LONG_QUERY_VALUE = 12;
+
+const cache = new WeakMap<GatewayConfig, string[]>();
+
+export function configSecrets(config: GatewayConfig): string[] {
+  let secrets = cache.get(config);
+  if (secrets) return secrets;
+  const found = new Set<string>();
+  for (const upstream of Object.values(config.upstreams)) {
+    const entry = upstream as Record<string, unknown>;
+    for (const value of Object.values((entry.headers ?? {}) as Record<string, string>)) {
+      found.add(value);
+      // `Bearer abc`: the credential alone too, since an echo may drop the scheme.
+      const credential = value.split(/\s+/).pop();
+      if (credential) found.add(credential);
+    }
+    for (const [name, value] of Object.entries((entry.env ?? {}) as Record<string, string>)) {
+      if (SECRET_NAME.test(name)) found.add(value);
+    }
+    collectUrlSecrets(entry, found, 0);
+  }
+  secrets = [...found].filter((s) => s.length >= MIN_SECRET_LENGTH);
+  cache.set(config, secrets);
+  return secrets;
+}
+
+/** redactText with the config's own secrets. */
+export function redactWithConfig(config: GatewayConfig, text: string): string {
+  return redactText(text, configSecrets(config));
+}
+
+/** Every string in an upstream entry (built-in options included, e.g. a database URL) that is a URL. */
+function collectUrlSecrets(value: unknown, found: Set<string>, depth: number): void {
+  if (depth > 4) return;
+  if (typeof value === 'string') {
+    if (!value.includes('://')) return;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return;
+    }
+    if (url.password) found.add(decodeURIComponent(url.password));
+    if (url.username && url.password) found.add(decodeURIComponent(url.username));
+    for (const [name, item] of url.searchParams) {
+      if (SECRET_NAME.test(name) || item.length >= LONG_QUERY_VALUE) found.add(item);
+    }
+    return;
+  }
+  if (value && typeof value === 'object') {
+    for (const item of Object.values(value)) collectUrlSecrets(item, found, depth + 1);
+  }
+}

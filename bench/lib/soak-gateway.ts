@@ -1,21 +1,12 @@
 // The soak's gateway: compiles the fault upstream, writes a config, starts `node dist/cli.js serve` as a real
 // process with its log in a file, samples its RSS every second, and stops it (and anything it left) by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import ts from 'typescript';
-import { REPO_ROOT } from './compile.js';
+import { compileToCache, REPO_ROOT } from './compile.js';
 import { processTree, sampleTree } from './proc.js';
 
 const GATEWAY_CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
@@ -33,16 +24,7 @@ export interface GatewaySettings {
 
 /** The fault upstream as plain JavaScript, so each restart after a crash costs a bare `node` start, no tsx. */
 function compileFaultServer(): string {
-  const source = readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'servers', 'fault-server.ts'), 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    fileName: 'fault-server.ts',
-  });
-  const outDir = path.join(REPO_ROOT, 'node_modules', '.cache', 'switchboard-soak');
-  mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, 'fault-server.mjs');
-  writeFileSync(file, outputText);
-  return file;
+  return compileToCache('test/fixtures/servers/fault-server.ts', 'switchboard-soak');
 }
 
 export class SoakGateway {

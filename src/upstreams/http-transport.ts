@@ -1,11 +1,22 @@
 // A lean SDK Transport to a Streamable HTTP MCP server over node:http: keep-alive sockets with TCP_NODELAY, one
 // JSON parse per message and no re-validation (the SDK's fetch-based transport costs milliseconds per call).
 // Handles JSON and SSE answers, the session id, the GET stream for server-initiated messages, and DELETE on close.
+// Answers are size-capped while they are read: an oversized one fails its call and is never buffered whole.
 import http from 'node:http';
 import https from 'node:https';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { SseParser } from './sse-parser.js';
+
+/** The most of an error body kept for the message: only its start is shown. */
+const ERROR_BODY_BYTES = 4096;
+
+export interface HttpTransportLimits {
+  /** The upstream's name, for errors a user reads. */
+  name: string;
+  /** The largest JSON body or SSE event accepted as one answer. */
+  maxResultBytes: number;
+}
 
 /** An HTTP failure with its status as `code`, as the SDK's transports report it (the SSE fallback reads it). */
 export class HttpStatusError extends Error {
@@ -31,6 +42,7 @@ export class HttpClientTransport implements Transport {
   constructor(
     private readonly url: URL,
     private readonly headers: Readonly<Record<string, string>>,
+    private readonly limits: HttpTransportLimits = { name: url.host, maxResultBytes: 32 * 1024 * 1024 },
   ) {
     this.client = url.protocol === 'https:' ? https : http;
     // noDelay: a JSON-RPC message is one small write; Nagle would hold it for the peer's delayed ACK.
@@ -77,18 +89,24 @@ export class HttpClientTransport implements Transport {
           return;
         }
         if (status < 200 || status >= 300) {
-          readAll(response).then((text) =>
+          readAll(response, ERROR_BODY_BYTES, true).then((text) =>
             reject(
-              new HttpStatusError(status, `HTTP ${status} from ${this.url.href}: ${text.slice(0, 300)}`),
+              new HttpStatusError(
+                status,
+                `HTTP ${status} from ${this.url.href}: ${(text ?? '').slice(0, 300)}`,
+              ),
             ),
           );
           return;
         }
         resolve();
         const type = response.headers['content-type'] ?? '';
-        if (type.includes('text/event-stream')) this.readEvents(response);
+        const tooLarge = () => this.answerTooLarge(message, response);
+        if (type.includes('text/event-stream')) this.readEvents(response, undefined, tooLarge);
         else if (type.includes('application/json')) {
-          readAll(response).then((text) => this.deliverJson(text));
+          readAll(response, this.limits.maxResultBytes).then((text) =>
+            text === undefined ? tooLarge() : this.deliverJson(text),
+          );
         } else response.resume();
       });
       request.end(body);
@@ -137,11 +155,29 @@ export class HttpClientTransport implements Transport {
       this.onmessage?.(message as JSONRPCMessage);
   }
 
-  private readEvents(response: http.IncomingMessage, onEventId?: (id: string) => void): void {
-    const parser = new SseParser((event) => {
-      if (event.id) onEventId?.(event.id);
-      if (event.event === 'message' && event.data) this.deliverJson(event.data);
-    });
+  /** An answer over the cap: the stream is dropped and the request it answers fails with a clear error. */
+  private answerTooLarge(message: JSONRPCMessage, response: http.IncomingMessage): void {
+    response.destroy();
+    const text = `upstream "${this.limits.name}" answered with more than ${this.limits.maxResultBytes} bytes (maxResultBytes)`;
+    const id = (message as { id?: unknown }).id;
+    if ('method' in message && (typeof id === 'number' || typeof id === 'string')) {
+      this.onmessage?.({ jsonrpc: '2.0', id, error: { code: -32603, message: text } } as JSONRPCMessage);
+    } else this.onerror?.(new Error(text));
+  }
+
+  private readEvents(
+    response: http.IncomingMessage,
+    onEventId: ((id: string) => void) | undefined,
+    onTooLarge: () => void,
+  ): void {
+    const parser = new SseParser(
+      (event) => {
+        if (event.id) onEventId?.(event.id);
+        if (event.event === 'message' && event.data) this.deliverJson(event.data);
+      },
+      this.limits.maxResultBytes,
+      onTooLarge,
+    );
     response.setEncoding('utf8');
     response.on('data', (chunk: string) => parser.push(chunk));
   }
@@ -171,18 +207,46 @@ export class HttpClientTransport implements Transport {
       // 405: the server offers no GET stream, which the spec allows.
       if (response.statusCode !== 200) return void response.resume();
       attempt = 0;
-      this.readEvents(response, (id) => (last = id));
+      // An oversized event on the GET stream belongs to no call: the stream is dropped and reopened.
+      const tooLarge = () => {
+        this.onerror?.(
+          new Error(
+            `upstream "${this.limits.name}" sent an event larger than ${this.limits.maxResultBytes} bytes on its GET stream (maxResultBytes); reopening it`,
+          ),
+        );
+        response.destroy();
+        reopen();
+      };
+      this.readEvents(response, (id) => (last = id), tooLarge);
       response.once('end', reopen);
     });
     request.end();
   }
 }
 
-function readAll(response: http.IncomingMessage): Promise<string> {
+/**
+ * Reads a body up to `max` bytes. Past the cap it resolves with the start when `truncate` is set (error bodies,
+ * shown only in part), otherwise `undefined`, leaving the response for the caller to destroy.
+ */
+function readAll(response: http.IncomingMessage, max: number, truncate = false): Promise<string | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
-    response.on('data', (chunk: Buffer) => chunks.push(chunk));
-    response.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    response.once('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    let size = 0;
+    const text = () => Buffer.concat(chunks).toString('utf8');
+    response.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= max) return void chunks.push(chunk);
+      response.removeAllListeners('data');
+      if (truncate) {
+        chunks.push(chunk.subarray(0, max - (size - chunk.length)));
+        response.destroy();
+        resolve(text());
+      } else {
+        chunks.length = 0;
+        resolve(undefined);
+      }
+    });
+    response.once('end', () => resolve(text()));
+    response.once('error', () => resolve(text()));
   });
 }

@@ -137,24 +137,7 @@ describe('closing the gateway after cancelled calls', () => {
   it('answers a call still waiting for its per-session upstream to start, and closes promptly', async () => {
     // The first start (the catalogue's connection) is quick; the per-session one then takes 30 s, so the
     // call waits on the start, not on a request upstream.
-    const slow = basicStdio('slow');
-    const started = path.join(mkdtempSync(path.join(tmpdir(), 'switchboard-slow-')), 'started');
-    const gateway = await startGateway({
-      upstreams: {
-        a: basicStdio('a'),
-        slow: {
-          command: '/bin/sh',
-          args: [
-            '-c',
-            `if [ -e ${started} ]; then sleep 30; else : > ${started}; fi; exec "$0" "$@"`,
-            slow.command,
-            ...slow.args,
-          ],
-          scope: 'session',
-          startTimeout: '60s',
-        },
-      },
-    });
+    const gateway = await startGateway({ upstreams: { a: basicStdio('a'), slow: slowSessionUpstream() } });
     open.push(gateway);
     const { id, post } = await rawSession(gateway.url);
     const call = post({ id: 5, method: 'tools/call', params: { name: 'slow__echo', arguments: {} } });
@@ -169,24 +152,7 @@ describe('closing the gateway after cancelled calls', () => {
 
 describe('a call cancelled while its per-session upstream starts', () => {
   it('is answered with 202 at once, not when the start finishes, and the session still works', async () => {
-    const started = path.join(mkdtempSync(path.join(tmpdir(), 'switchboard-slow-')), 'started');
-    const slow = basicStdio('slow');
-    const gateway = await startGateway({
-      upstreams: {
-        a: basicStdio('a'),
-        slow: {
-          command: '/bin/sh',
-          args: [
-            '-c',
-            `if [ -e ${started} ]; then sleep 30; else : > ${started}; fi; exec "$0" "$@"`,
-            slow.command,
-            ...slow.args,
-          ],
-          scope: 'session',
-          startTimeout: '60s',
-        },
-      },
-    });
+    const gateway = await startGateway({ upstreams: { a: basicStdio('a'), slow: slowSessionUpstream() } });
     open.push(gateway);
     const { id, post } = await rawSession(gateway.url);
     const call = post({ id: 9, method: 'tools/call', params: { name: 'slow__echo', arguments: {} } });
@@ -250,3 +216,23 @@ describe('SIGTERM to `switchboard serve` after cancelled calls', () => {
     expect({ code, fast: Date.now() - start < 5000 }).toEqual({ code: 0, fast: true });
   }, 40_000);
 });
+
+/**
+ * A `scope: session` upstream whose first start (the catalogue's connection) is quick and every later one (a
+ * client's own process) takes 30 s, so a call waits on the start, not on a request upstream.
+ */
+function slowSessionUpstream() {
+  const started = path.join(mkdtempSync(path.join(tmpdir(), 'switchboard-slow-')), 'started');
+  const slow = basicStdio('slow');
+  return {
+    command: '/bin/sh',
+    args: [
+      '-c',
+      `if [ -e ${started} ]; then sleep 30; else : > ${started}; fi; exec "$0" "$@"`,
+      slow.command,
+      ...slow.args,
+    ],
+    scope: 'session',
+    startTimeout: '60s',
+  };
+}

@@ -5,6 +5,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    globalSetup: ['test/helpers/global-temp.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

@@ -1,17 +1,16 @@
 // The switchboard command as users run it: --help/--version, check, serve with a clean SIGTERM, and the
 // stdio front that a process-spawning host talks to.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { BASIC_SERVER, ROOT, TSX, waitFor } from './helpers/gateway.js';
-import { isAlive } from './helpers/harness.js';
+import { isAlive, makeTempDir } from './helpers/harness.js';
 
 const CLI = ['--import', 'tsx', path.join(ROOT, 'src/cli.ts')];
-const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-cli-'));
+const dir = makeTempDir('switchboard-cli-');
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   while (cleanups.length) cleanups.pop()!();

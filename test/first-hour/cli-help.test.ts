@@ -1,14 +1,14 @@
 // The built CLI (dist/cli.js, as `npm install -g .` runs it): --help for every command, clear refusals of
 // bad options and bad configs, the address `serve` really listens on, and the warning for an empty config.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, waitFor } from '../helpers/gateway.js';
+import { makeTempDir } from '../helpers/harness.js';
 
 const CLI = path.join(ROOT, 'dist/cli.js');
-const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-help-'));
+const dir = makeTempDir('switchboard-help-');
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   while (cleanups.length) cleanups.pop()!();

@@ -1,12 +1,12 @@
 // Host config shapes and their edges, parsed: the aliases (servers, mcpServers, serverUrl, disabled), VS Code's
 // variables and JSONC, env files, and the exact message for each way to get them wrong.
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configWarnings, loadConfig, parseConfig } from '../../src/gateway/config.js';
+import { makeTempDir } from '../helpers/harness.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-shapes-'));
+const dir = makeTempDir('switchboard-shapes-');
 const env = { HOME: '/home/someone', TOKEN: 't0k' };
 
 /** The message parseConfig throws for `raw`, without the source prefix. */

@@ -8,10 +8,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { basicStdio, INIT, rawPost, ROOT, startHttpFixture, waitFor } from '../helpers/gateway.js';
-import { useHarness } from '../helpers/harness.js';
+import { makeTempDir, useHarness } from '../helpers/harness.js';
 
 const EVERYTHING = createRequire(import.meta.url).resolve(
   '@modelcontextprotocol/server-everything/dist/index.js',
@@ -92,7 +91,7 @@ describe('stdio front (bridging)', () => {
   it('reaches a remote HTTP upstream and relays sampling to a stdio-only host', async () => {
     const http = await startHttpFixture('remote');
     h.defer(http.stop);
-    const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-bridge-'));
+    const dir = makeTempDir('switchboard-bridge-');
     const config = path.join(dir, 'gateway.json');
     writeFileSync(
       config,
@@ -121,7 +120,7 @@ describe('stdio front (bridging)', () => {
   });
 
   it('writes every progress notification of a call to stdout before its response, with the client token', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-bridge-'));
+    const dir = makeTempDir('switchboard-bridge-');
     const config = path.join(dir, 'gateway.json');
     writeFileSync(config, JSON.stringify({ upstreams: { local: basicStdio('local') } }));
     const child = spawn(

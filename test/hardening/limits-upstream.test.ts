@@ -2,20 +2,19 @@
 // never-ending stdio line resets that upstream (its calls fail saying why; it comes back with backoff); an
 // oversized result fails only its call, over stdio and over HTTP (JSON body, SSE event, GET stream event).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { parseConfig } from '../../src/gateway/config.js';
 import { basicStdio, ROOT, TSX, waitFor } from '../helpers/gateway.js';
-import { isAlive, useHarness } from '../helpers/harness.js';
+import { isAlive, makeTempDir, useHarness } from '../helpers/harness.js';
 
 const h = useHarness();
 const RAW = path.join(ROOT, 'test/fixtures/servers/d-raw-server.ts');
 const HTTP = path.join(ROOT, 'test/fixtures/servers/d-http-server.ts');
 const MiB = 1024 * 1024;
-const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-limits-'));
+const dir = makeTempDir('switchboard-limits-');
 
 const raw = (extra: string[] = []) => ({ command: process.execPath, args: ['--import', TSX, RAW, ...extra] });
 const text = (result: unknown) => (result as { content: { text: string }[] }).content[0].text;

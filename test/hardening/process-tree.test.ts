@@ -3,15 +3,15 @@
 // `stdio` losing its stdin, SIGTERM or SIGINT to `serve`, the tree's leader dying, or the gateway exiting.
 // Runs the built CLI (dist/cli.js) against @modelcontextprotocol/server-everything from node_modules.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, waitFor } from '../helpers/gateway.js';
 import { descendants, survivors, type Proc } from './process-table.js';
+import { makeTempDir } from '../helpers/harness.js';
 
 const CLI = path.join(ROOT, 'dist/cli.js');
-const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-tree-'));
+const dir = makeTempDir('switchboard-tree-');
 const config = path.join(dir, 'npx.yaml');
 // npx --no-install finds the locally installed package from the repository root.
 writeFileSync(

@@ -1,13 +1,13 @@
 // A shared upstream that crashed and is restarting (found by the soak): its tools and prompts are out of the
 // lists, but a call to a name it published is told the upstream is unavailable (-32603, upstream_unavailable,
 // with its last error), never "Unknown tool"; names that never existed or are hidden stay unknown.
-import { existsSync, mkdtempSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { basicStdio, connectClient, startGateway, waitFor } from '../helpers/gateway.js';
+import { makeTempDir } from '../helpers/harness.js';
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -30,7 +30,7 @@ async function toolNames(client: Client): Promise<string[]> {
 
 /** A gateway whose `flaky` upstream starts at once, but waits to restart while the hold file exists. */
 async function flakyGateway() {
-  const hold = path.join(mkdtempSync(path.join(tmpdir(), 'switchboard-restart-')), 'hold');
+  const hold = path.join(makeTempDir('switchboard-restart-'), 'hold');
   const basic = basicStdio('flaky');
   const gateway = await startGateway({
     upstreams: {

@@ -2,9 +2,8 @@
 // cancelled, and closing the gateway (or SIGTERM to `serve`) is prompt even when a client left behind a
 // connection that never carried a request, or a call is still waiting for its per-session upstream to start.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -17,6 +16,7 @@ import {
   waitFor,
   type RunningGateway,
 } from '../helpers/gateway.js';
+import { makeTempDir } from '../helpers/harness.js';
 
 const open: { close(): Promise<void> }[] = [];
 const sockets: net.Socket[] = [];
@@ -175,7 +175,7 @@ describe('SIGTERM to `switchboard serve` after cancelled calls', () => {
 
   it('exits promptly with 0 after clients cancelled calls and left a bare connection behind', async () => {
     expect(existsSync(CLI), 'dist/ is missing: npm run build').toBe(true);
-    const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-shutdown-'));
+    const dir = makeTempDir('switchboard-shutdown-');
     const config = path.join(dir, 'gateway.json');
     writeFileSync(config, JSON.stringify({ upstreams: { a: basicStdio('a') } }));
     const child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', '0'], {
@@ -222,7 +222,7 @@ describe('SIGTERM to `switchboard serve` after cancelled calls', () => {
  * client's own process) takes 30 s, so a call waits on the start, not on a request upstream.
  */
 function slowSessionUpstream() {
-  const started = path.join(mkdtempSync(path.join(tmpdir(), 'switchboard-slow-')), 'started');
+  const started = path.join(makeTempDir('switchboard-slow-'), 'started');
   const slow = basicStdio('slow');
   return {
     command: '/bin/sh',

@@ -2,18 +2,17 @@
 // its own last stderr lines; children inherit the proxy and CA variables a user behind a proxy needs, and
 // never NODE_OPTIONS or anything else the README does not list.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { INHERITED_ENV } from '../../src/upstreams/process-group.js';
 import { ROOT, TSX } from '../helpers/gateway.js';
-import { useHarness } from '../helpers/harness.js';
+import { makeTempDir, useHarness } from '../helpers/harness.js';
 
 const h = useHarness();
 const HANG = path.join(ROOT, 'test/fixtures/servers/d-stderr-hang.ts');
 const RAW = path.join(ROOT, 'test/fixtures/servers/d-raw-server.ts');
-const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-startup-'));
+const dir = makeTempDir('switchboard-startup-');
 const LAST_LINE =
   'npm error request to https://registry.npmjs.org/ failed, reason: unable to get local issuer certificate';
 

@@ -1,5 +1,8 @@
 // Per-test set-up with guaranteed tear-down: gateways, clients and anything else started in a test are
 // closed after it, last first.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
@@ -35,4 +38,9 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A new temporary folder, inside the run's own folder (test/helpers/global-temp.ts) that the run removes. */
+export function makeTempDir(prefix: string): string {
+  return mkdtempSync(path.join(process.env.SWITCHBOARD_TEST_TMP ?? tmpdir(), prefix));
 }

@@ -2,8 +2,7 @@
 // their placeholders filled in start a working gateway from outside the clone, `npm install -g .` (into a
 // temporary prefix) and `npx --prefix` give a working `switchboard`, and every config snippet in the docs parses.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -11,12 +10,12 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseConfig } from '../../src/gateway/config.js';
 import { basicStdio, ROOT, waitFor } from '../helpers/gateway.js';
-import { isAlive } from '../helpers/harness.js';
+import { isAlive, makeTempDir } from '../helpers/harness.js';
 
 const README = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const CLI = path.join(ROOT, 'dist/cli.js');
 /** Somewhere outside the clone, as a host's working directory would be. */
-const away = mkdtempSync(path.join(tmpdir(), 'switchboard-install-'));
+const away = makeTempDir('switchboard-install-');
 const gatewayConfig = path.join(away, 'my-gateway.yaml');
 writeFileSync(gatewayConfig, `upstreams:\n  a: ${JSON.stringify(basicStdio('from-readme'))}\n`);
 
@@ -104,7 +103,7 @@ describe("the README's host snippets", () => {
 
 describe('installing the command as the README says', () => {
   it('`npm install -g .` (into a temporary prefix) puts a working `switchboard` on the PATH', () => {
-    const prefix = mkdtempSync(path.join(tmpdir(), 'switchboard-prefix-'));
+    const prefix = makeTempDir('switchboard-prefix-');
     cleanups.push(() => rmSync(prefix, { recursive: true, force: true }));
     const install = spawnSync(
       'npm',

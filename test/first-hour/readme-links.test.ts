@@ -108,7 +108,7 @@ describe("the README's config table", () => {
 describe('the link checker itself', () => {
   it('reports a missing file, a link out of the repository, and ignores URLs, anchors and code', () => {
     const sample = [
-      '[ok](README.md) [gone](docs/no-such-file.md) [out](../shared/ARCHITECTURE.md)',
+      '[ok](README.md) [gone](docs/no-such-file.md) [out](../outside/DESIGN.md)',
       '[web](https://example.com/x.md) [anchor](#top) [mail](mailto:a@b.c)',
       '`[code](in/code.md)`',
       '```\n[fenced](in/fence.md)\n```',
@@ -117,7 +117,7 @@ describe('the link checker itself', () => {
     expect(relativeLinks(sample)).toEqual([
       'README.md',
       'docs/no-such-file.md',
-      '../shared/ARCHITECTURE.md',
+      '../outside/DESIGN.md',
       'docs/also-missing.md',
     ]);
   });

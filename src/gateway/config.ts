@@ -37,6 +37,11 @@ const duration = z
     return Math.round(Number(amount) * scale);
   });
 
+const allowDenySchema = z.strictObject({
+  allow: z.array(z.string()).optional(),
+  deny: z.array(z.string()).optional(),
+});
+
 const common = {
   prefix: z
     .string()
@@ -51,9 +56,11 @@ const common = {
   /** The largest result a call accepts from this upstream, in bytes (defaults.maxResultBytes). */
   maxResultBytes: z.number().int().positive().optional(),
   enabled: z.boolean().default(true),
-  tools: z
-    .strictObject({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
-    .optional(),
+  /** Catalogue filters by the upstream's own names (tools, prompts) or URIs and URI templates (resources):
+   * what they leave out does not exist behind the gateway, for lists, calls and probes alike. */
+  tools: allowDenySchema.optional(),
+  prompts: allowDenySchema.optional(),
+  resources: allowDenySchema.optional(),
   /** Claude Desktop / VS Code entries carry a `type`; it is accepted and checked against the shape. */
   type: z.enum(['stdio', 'http', 'streamable-http', 'sse']).optional(),
 };

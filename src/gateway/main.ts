@@ -7,7 +7,7 @@ import { createLogger } from './logger.js';
 import { configSecrets } from './redact.js';
 import { Runtime } from './runtime.js';
 import { buildGateway } from './server.js';
-import { serveStdio } from './stdio-front.js';
+import { serveStdio } from './front/stdio.js';
 
 export async function serve(configFile: string, overrides: { host?: string; port?: number }): Promise<void> {
   const config = loadConfig(configFile);

@@ -1,28 +1,29 @@
-// The running gateway behind any front (HTTP or stdio): upstreams built from config, the router over their
-// catalogues, the session registry, and fan-out of what upstreams announce to the sessions concerned.
+// The running gateway behind any front (HTTP or stdio), the composition root of the pipeline: upstreams built
+// from config, the router over their catalogues, the policies composed into visibility and chains, and the
+// small objects each step needs, wired with narrow dependencies (none of them takes a Runtime).
 import type { ClientCapabilities, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
-import { builtinServers, type BuiltinName } from '../builtin-servers/index.js';
-import { Upstream, type Connection } from '../upstreams/pool.js';
+import { composeVisibility, type Visibility } from '../policy/compose.js';
+import { allowDeny } from '../policy/glob.js';
+import type { Policy } from '../policy/types.js';
+import { Upstream } from '../upstreams/pool.js';
 import { SessionBudget } from '../upstreams/session-budget.js';
-import type { UpstreamSpec } from '../upstreams/transports.js';
 import type { CatalogKind } from '../upstreams/catalog.js';
-import {
-  builtinOptions,
-  configBaseDir,
-  upstreamKind,
-  type BuiltinUpstreamConfig,
-  type GatewayConfig,
-  type HttpUpstreamConfig,
-  type StdioUpstreamConfig,
-  type UpstreamConfig,
-} from './config.js';
-import { globList, publicName, Router } from './router.js';
-import { SessionRegistry, type Exchange, type Session } from './sessions.js';
+import { configBaseDir, type GatewayConfig, type StdioUpstreamConfig } from './config.js';
+import { publicName } from './catalog/names.js';
+import { Router } from './catalog/router.js';
+import { Views } from './catalog/views.js';
+import { Forwarder } from './pipeline/forward.js';
+import { RequestHandler, type CatalogueGate } from './pipeline/handle.js';
+import { Resolver } from './pipeline/resolve.js';
 import { redactWithConfig } from './redact.js';
-import { forgetTasks } from './tasks.js';
-import { handleUpstreamNotification, handleUpstreamRequest } from './upstream-traffic.js';
+import { UpstreamCallbacks } from './session/callbacks.js';
+import { Inflight } from './session/inflight.js';
+import { SessionRegistry, type Session } from './session/sessions.js';
+import { TaskBook } from './session/tasks.js';
+import { specFor } from './upstream-spec.js';
+import { notificationOf } from './wire/jsonrpc.js';
 
 const LIST_CHANGED: Record<CatalogKind, string> = {
   tools: 'notifications/tools/list_changed',
@@ -45,16 +46,16 @@ export class Runtime {
   readonly upstreams: Upstream[];
   readonly router: Router;
   readonly sessions: SessionRegistry;
-  /** Client requests in flight per upstream connection: how a server-to-client request finds its origin. */
-  readonly inflight = new Map<Connection, Set<Exchange>>();
-  /** Which session owns each task, by the upstream connection that runs it and then its id (ids may collide). */
-  readonly taskOwners = new Map<Connection, Map<string, Session>>();
+  readonly visibility: Visibility | undefined;
+  readonly handler: RequestHandler;
+  readonly callbacks: UpstreamCallbacks;
+  private readonly tasks: TaskBook;
+  private readonly views: Views;
+  private readonly byName: Map<string, Upstream>;
   settled = false;
-  /** True once requests that read the catalogue need not wait: start-up settled or its bound passed. The hot
-   * path checks this boolean and only an early request awaits `untilSettled`. */
-  catalogueReady = false;
-  /** Resolves (never rejects) when start-up settles or its bound passes; undefined before `start()`. */
-  untilSettled?: Promise<void>;
+  /** Whether requests that read the catalogue may go ahead. The hot path checks `gate.ready` and only an early
+   * request awaits `gate.until`. */
+  readonly gate: CatalogueGate = { ready: false };
   private started?: Promise<void>;
   /** Catalogue kinds that changed before start-up settled: announced once when it does. */
   private changedBeforeSettled = new Set<CatalogKind>();
@@ -62,12 +63,13 @@ export class Runtime {
   constructor(
     readonly config: GatewayConfig,
     readonly log: Logger,
+    policies: readonly Policy[] = [],
   ) {
     const hooks = {
-      onRequest: (connection: Connection, request: any, extra: any) =>
-        handleUpstreamRequest(this, connection, request, extra),
-      onNotification: (connection: Connection, notification: any) =>
-        handleUpstreamNotification(this, connection, notification),
+      onRequest: (connection: any, request: any, extra: any) =>
+        this.callbacks.onRequest(connection, request, extra),
+      onNotification: (connection: any, notification: any) =>
+        this.callbacks.onNotification(connection, notification),
       onCatalogChanged: () => this.rebuild(),
       onStateChanged: (upstream: Upstream) =>
         this.log.debug({ upstream: upstream.name, state: upstream.state }, 'upstream state'),
@@ -100,14 +102,19 @@ export class Runtime {
             sharedCapabilities: SHARED_CAPABILITIES,
           }),
       );
+    this.byName = new Map(this.upstreams.map((u) => [u.name, u]));
     this.router = new Router(
       this.upstreams.map((upstream) => {
         const entry = config.upstreams[upstream.name];
         return {
           upstream,
           prefix: entry.prefix ?? upstream.name,
-          allow: globList(entry.tools?.allow),
-          deny: globList(entry.tools?.deny),
+          // Principal-independent catalogue filters: what is filtered out does not exist behind the gateway.
+          filter: {
+            tools: allowDeny(entry.tools),
+            prompts: allowDeny(entry.prompts),
+            resources: allowDeny(entry.resources),
+          },
         };
       }),
       config.namespace.separator,
@@ -118,7 +125,27 @@ export class Runtime {
       max: config.sessions.max,
       onClose: (session) => this.onSessionClosed(session),
     });
+    this.visibility = composeVisibility(policies);
+    const inflight = new Inflight();
+    const forwarder = new Forwarder(inflight, this.router);
+    this.tasks = new TaskBook(forwarder, this.upstreams, this.visibility);
+    this.callbacks = new UpstreamCallbacks(inflight, this.sessions, this.router, this.tasks, this.visibility);
+    this.handler = new RequestHandler({
+      upstreams: this.upstreams,
+      sessions: this.sessions,
+      views: (this.views = new Views(this.router, this.visibility)),
+      resolver: new Resolver(this.router, this.visibility),
+      forwarder,
+      tasks: this.tasks,
+      visibility: this.visibility,
+      policies,
+      gate: this.gate,
+      log,
+    });
   }
+
+  /** An upstream by its config name (a Map: wire-derived names never reach a prototype). */
+  readonly upstream = (name: string): Upstream | undefined => this.byName.get(name);
 
   /** Connects every upstream; resolves when each first attempt has settled. Name collisions are fatal. */
   start(): Promise<void> {
@@ -133,7 +160,7 @@ export class Runtime {
       this.announce([...this.changedBeforeSettled]);
       this.changedBeforeSettled.clear();
     })();
-    this.untilSettled = this.settleBound(this.started);
+    this.gate.until = this.settleBound(this.started);
     return this.started;
   }
 
@@ -151,17 +178,13 @@ export class Runtime {
     });
     return Promise.race([started.catch(() => {}), bound]).then(() => {
       clearTimeout(timer);
-      this.catalogueReady = true;
+      this.gate.ready = true;
     });
   }
 
   async stop(): Promise<void> {
     this.sessions.closeAll();
     await Promise.all(this.upstreams.map((upstream) => upstream.stop()));
-  }
-
-  upstream(name: string): Upstream | undefined {
-    return this.upstreams.find((u) => u.name === name);
   }
 
   readiness() {
@@ -197,47 +220,26 @@ export class Runtime {
   }
 
   private announce(changed: CatalogKind[]): void {
-    const methods = new Set(changed.map((kind) => LIST_CHANGED[kind]));
-    for (const method of methods) this.broadcast({ jsonrpc: '2.0', method });
+    if (!this.visibility) {
+      const methods = new Set(changed.map((kind) => LIST_CHANGED[kind]));
+      for (const method of methods) this.broadcast(notificationOf(method));
+      return;
+    }
+    // Per view: a session hears of a change only when its own list changed.
+    for (const session of this.sessions.all()) {
+      if (!session.outlet) continue;
+      const methods = new Set<string>();
+      for (const kind of changed)
+        if (this.views.changedFor(kind, session.principal)) methods.add(LIST_CHANGED[kind]);
+      for (const method of methods) session.outlet.send(notificationOf(method));
+    }
   }
 
   private onSessionClosed(session: Session): void {
     session.outlet?.close?.();
-    forgetTasks(this, session);
+    this.tasks.forget(session);
     for (const exchange of session.inflight?.values() ?? [])
       exchange.controller.abort(new Error('session closed'));
-    for (const name of session.scopedUpstreams ?? []) void this.upstream(name)?.releaseSession(session.id);
-  }
-}
-
-function specFor(
-  upstream: UpstreamConfig,
-  baseDir: string,
-  published: (tool: string) => string,
-): UpstreamSpec {
-  switch (upstreamKind(upstream)) {
-    case 'stdio': {
-      const { command, args, env, cwd } = upstream as StdioUpstreamConfig;
-      return { kind: 'stdio', command, args, env, cwd: cwd ?? baseDir };
-    }
-    case 'http': {
-      const { url, headers, type } = upstream as HttpUpstreamConfig;
-      // `type: http` (VS Code's word) still falls back to SSE; `streamable-http` and `sse` pin one protocol.
-      const transport = type === 'sse' ? 'sse' : type === 'streamable-http' ? 'streamable-http' : undefined;
-      return { kind: 'http', url, headers, transport };
-    }
-    case 'builtin': {
-      const entry = upstream as BuiltinUpstreamConfig;
-      const definition = builtinServers[entry.builtin as BuiltinName];
-      const options = (definition.optionsSchema as { parse(v: unknown): unknown }).parse(
-        builtinOptions(entry),
-      );
-      return {
-        kind: 'memory',
-        // Built-ins name their own tools in prompts and instructions: they must use the published names.
-        create: () =>
-          (definition.create as (o: unknown, c: object) => any)(options, { baseDir, publicName: published }),
-      };
-    }
+    for (const name of session.scopedUpstreams ?? []) void this.byName.get(name)?.releaseSession(session.id);
   }
 }

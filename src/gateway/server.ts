@@ -7,15 +7,22 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { GatewayConfig } from './config.js';
 import { addLogSecrets, createLogger } from './logger.js';
-import { registerMcpEndpoint } from './mcp-endpoint.js';
+import type { Policy } from '../policy/types.js';
+import type { Authenticate } from './front/auth.js';
+import { registerMcpEndpoint } from './front/http.js';
 import { configSecrets } from './redact.js';
 import { Runtime } from './runtime.js';
-import { errorText } from './session-server.js';
+import { errorText } from './wire/jsonrpc.js';
 
 export interface BuildOptions {
   log?: Logger;
   /** Resolve before upstreams have settled (main.ts listens at once; /readyz tells when they are). */
   waitForUpstreams?: boolean;
+  /** Policies compiled into the pipeline, in order, besides any the config names (tests and benchmarks drive
+   * the pipeline with their own this way). */
+  policies?: readonly Policy[];
+  /** Establishes each HTTP request's principal (anonymous when absent, until `auth:` is configured). */
+  authenticate?: Authenticate;
 }
 
 export async function buildGateway(
@@ -25,7 +32,7 @@ export async function buildGateway(
   const log = options.log ?? createLogger(config.logging.level);
   // Credentials the config names never reach a log line, whatever upstream text they come back in.
   addLogSecrets(log, configSecrets(config));
-  const runtime = new Runtime(config, log);
+  const runtime = new Runtime(config, log, options.policies);
   const app = Fastify({
     logger: false,
     bodyLimit: config.http.bodyLimit,
@@ -91,7 +98,7 @@ export async function buildGateway(
     const state = runtime.readiness();
     return reply.code(state.ready ? 200 : 503).send(state);
   });
-  registerMcpEndpoint(app, runtime);
+  registerMcpEndpoint(app, runtime, options.authenticate);
 
   // Every open connection (one listener per connection, nothing per request), for shutdown below.
   const sockets = new Set<Socket>();

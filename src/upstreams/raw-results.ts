@@ -1,6 +1,7 @@
-// Large upstream results are passed on as the bytes the upstream sent, not re-serialised: the JSON text of a
-// result is remembered beside the parsed object, and the gateway splices it into its own response envelope.
-// The bytes stay the pieces they arrived in (pipe reads), so a large result is never copied into one buffer.
+// Large upstream results are passed on as the bytes the upstream sent, not re-serialised. The SDK Client sits
+// between the transport that reads the bytes and `forward`, which asks for them: the transport notes them here
+// against the parsed object, and `forward` takes them out at once into its Result ({ value, raw }), from where
+// the pipeline carries them explicitly. The bytes stay the pieces they arrived in: never copied into one buffer.
 
 /** Below this size re-serialising is cheaper than the bookkeeping. */
 const MIN_RAW_BYTES = 4096;
@@ -31,9 +32,13 @@ export function rememberRawResult(
   rawTexts.set(result, trim(pieces, PREFIX.length, suffix.length));
 }
 
-/** The upstream's own bytes for this result object, as pieces, if they were kept and the object is unchanged. */
-export function rawResult(result: unknown): Buffer[] | undefined {
-  return result && typeof result === 'object' ? rawTexts.get(result) : undefined;
+/** Takes the upstream's own bytes for this result object, as pieces, if they were kept (once: they are
+ * forgotten here, so nothing but the Result that carries them can put them on the wire). */
+export function takeRawResult(result: unknown): Buffer[] | undefined {
+  if (!result || typeof result !== 'object') return undefined;
+  const raw = rawTexts.get(result);
+  if (raw) rawTexts.delete(result);
+  return raw;
 }
 
 /** The first `n` bytes across the pieces (a small copy, only of those bytes). */

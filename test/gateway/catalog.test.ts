@@ -83,7 +83,7 @@ describe('names and collisions', () => {
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names.every((n) => n.length <= 64)).toBe(true);
     expect(new Set(names).size).toBe(names.length);
-    const { publicName } = await import('../../src/gateway/router.js');
+    const { publicName } = await import('../../src/gateway/catalog/names.js');
     const { createHash } = await import('node:crypto');
     const hash = createHash('sha256').update(`${longPrefix}__whoami`).digest('hex').slice(0, 8);
     expect(publicName(longPrefix, '__', 'whoami')).toBe(`${'p'.repeat(55)}_${hash}`);

@@ -61,7 +61,11 @@ describe('server-to-client requests', () => {
     );
     // While `two` has a call in flight on the same connection, the origin of a callback is ambiguous.
     const hanging = two.callTool({ name: 'a__hang', arguments: {} }).catch(() => undefined);
-    await waitFor(() => gw.app.runtime.inflight.get([...gw.app.runtime.inflight.keys()][0])?.size === 1);
+    await waitFor(() =>
+      [...gw.app.runtime.sessions.all()].some((s) =>
+        [...(s.inflight?.values() ?? [])].some((e) => e.connection),
+      ),
+    );
     await expect(one.callTool({ name: 'a__sample', arguments: { prompt: 'busy' } })).rejects.toMatchObject({
       message: expect.stringContaining('cannot tell which client sampling/createMessage is for'),
     });

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { rawResult, rememberRawResult } from '../../src/upstreams/raw-results.js';
+import { rememberRawResult, takeRawResult } from '../../src/upstreams/raw-results.js';
 import { INIT, rawPost, ROOT, TSX } from '../helpers/gateway.js';
 import { useHarness } from '../helpers/harness.js';
 import { stdioFront } from '../hardening/wire-helpers.js';
@@ -44,7 +44,7 @@ describe('remembering raw result bytes as pieces', () => {
       const { line, pieces } = linePieces(result, 7, at);
       const message = JSON.parse(line.toString());
       rememberRawResult(pieces, line.length, message);
-      const raw = rawResult(message.result);
+      const raw = takeRawResult(message.result);
       expect(raw, `cuts ${at}`).toBeDefined();
       expect(Buffer.concat(raw!).equals(json), `cuts ${at}`).toBe(true);
       // Views into the upstream's own memory, never a copy.
@@ -65,7 +65,7 @@ describe('remembering raw result bytes as pieces', () => {
       const line = Buffer.from(text);
       const message = JSON.parse(text);
       rememberRawResult([line.subarray(0, 5), line.subarray(5)], line.length, message);
-      expect(rawResult(message.result), text.slice(-40)).toBeUndefined();
+      expect(takeRawResult(message.result), text.slice(-40)).toBeUndefined();
     }
   });
 });

@@ -2,7 +2,7 @@
 // empty, not a string) are sanitised deterministically or left out when the catalogue is built, with a log line.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { safeName } from '../../src/gateway/router.js';
+import { safeName } from '../../src/gateway/catalog/names.js';
 import { connectClient } from '../helpers/gateway.js';
 import { useHarness } from '../helpers/harness.js';
 import { gatewayWithLog as keptLogGateway, wireStdio } from './wire-helpers.js';

@@ -2,7 +2,7 @@
 // minute) as well as globally; one source exhausting its quota does not stop another (127.0.0.2 is a
 // second source on loopback), and the errors name the limit and the key to raise.
 import { describe, expect, it } from 'vitest';
-import { addressSource, SourceLimits } from '../../src/gateway/source-limits.js';
+import { addressSource, SourceLimits } from '../../src/gateway/stores/source-limits.js';
 import { useHarness } from '../helpers/harness.js';
 import { INIT_BODY, rawRequest } from './raw-http.js';
 

@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/gateway/config.js';
 import { createLogger } from '../../src/gateway/logger.js';
 import { Runtime } from '../../src/gateway/runtime.js';
 import { buildGateway } from '../../src/gateway/server.js';
-import { serveStdio } from '../../src/gateway/stdio-front.js';
+import { serveStdio } from '../../src/gateway/front/stdio.js';
 import { INIT, rawPost, ROOT, TSX, waitFor } from '../helpers/gateway.js';
 
 export const WIRE_SERVER = path.join(ROOT, 'test/fixtures/servers/wire-server.ts');

@@ -9,7 +9,7 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance } from 'fastify';
 import { parseConfig } from '../../src/gateway/config.js';
 import { createLogger } from '../../src/gateway/logger.js';
-import { buildGateway } from '../../src/gateway/server.js';
+import { buildGateway, type BuildOptions } from '../../src/gateway/server.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BASIC_SERVER = path.join(ROOT, 'test/fixtures/servers/basic-server.ts');
@@ -30,9 +30,16 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(raw: Record<string, unknown>): Promise<RunningGateway> {
+/** A gateway on port 0; `options` reach buildGateway (policies, authenticate) beside the test logger. */
+export async function startGateway(
+  raw: Record<string, unknown>,
+  options: Omit<BuildOptions, 'log'> = {},
+): Promise<RunningGateway> {
   const config = parseConfig(raw, { baseDir: ROOT });
-  const app = await buildGateway(config, { log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+  const app = await buildGateway(config, {
+    log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    ...options,
+  });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   return { app, url: `${address}/mcp`, close: () => app.close() };
 }

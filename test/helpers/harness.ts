@@ -17,8 +17,11 @@ export function useHarness() {
     defer(cleanup: () => unknown): void {
       cleanups.push(cleanup);
     },
-    async gateway(raw: Record<string, unknown>): Promise<RunningGateway> {
-      const gw = await startGateway(raw);
+    async gateway(
+      raw: Record<string, unknown>,
+      options?: Parameters<typeof startGateway>[1],
+    ): Promise<RunningGateway> {
+      const gw = await startGateway(raw, options);
       cleanups.push(gw.close);
       return gw;
     },

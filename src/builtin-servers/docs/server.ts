@@ -3,7 +3,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { BuiltinContext, BuiltinDefinition } from '../index.js';
+import type { BuiltinContext, BuiltinDefinition } from '../definition.js';
 import { guarded, guardedRead, textResult, ToolError } from '../results.js';
 import { decodeUriPath, readTextInside, realRoot } from '../safe-path.js';
 import { DOC_EXTENSIONS, DocsIndex } from './search-index.js';

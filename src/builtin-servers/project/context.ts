@@ -5,7 +5,7 @@ import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/serv
 import { z } from 'zod';
 import { guardedRead, ToolError } from '../results.js';
 import { decodeUriPath, readTextInside } from '../safe-path.js';
-import type { ProjectOptions } from './server.js';
+import type { ProjectOptions } from './options.js';
 import { walk } from './walk.js';
 
 const MANIFESTS = ['package.json', 'pyproject.toml', 'requirements.txt', 'go.mod', 'Cargo.toml'];

@@ -3,32 +3,13 @@
 import path from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { BuiltinContext, BuiltinDefinition } from '../index.js';
+import type { BuiltinContext, BuiltinDefinition } from '../definition.js';
 import { capText, guarded, textResult, ToolError } from '../results.js';
 import { readDirInside, readTextInside, realRoot, resolveInside } from '../safe-path.js';
 import { registerProjectContext } from './context.js';
+import { projectOptions, type ProjectOptions } from './options.js';
 import { runTestCommand } from './run-tests.js';
 import { searchCodebase } from './search.js';
-
-export const projectOptions = z.strictObject({
-  /** The source tree, relative to the config file's folder. Default '.'. */
-  root: z.string().min(1).default('.'),
-  /** Argument vector of the test command (no shell); run_tests exists only when this is set. */
-  test_command: z.array(z.string().min(1)).min(1).optional(),
-  /** run_tests ends the whole process group after this long. Default 120 s. */
-  test_timeout_ms: z.number().int().positive().default(120_000),
-  /** read_file and project://file refuse files larger than this. Default 8 MiB. */
-  max_file_bytes: z
-    .number()
-    .int()
-    .positive()
-    .default(8 * 1024 * 1024),
-  /** Text returned by one call is cut at this many characters. Default 100 000. */
-  max_output_chars: z.number().int().positive().default(100_000),
-  /** A root of `/` or the home folder is refused unless this is true. */
-  allow_broad_root: z.boolean().default(false),
-});
-export type ProjectOptions = z.infer<typeof projectOptions>;
 
 const LIST_LIMIT = 1000;
 

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { BuiltinContext, BuiltinDefinition } from '../index.js';
+import type { BuiltinContext, BuiltinDefinition } from '../definition.js';
 import { capText, guarded, guardedRead, textResult, ToolError } from '../results.js';
 import { loadGuard } from './guard.js';
 import { PostgresEngine } from './postgres.js';

@@ -1,5 +1,6 @@
-// The JSON-RPC envelope as both fronts (HTTP and stdio) read it: one classification of a parsed message, with
-// every field the gateway routes on type-checked here, so nothing past this point trusts a wire value's type.
+// THE JSON-RPC envelope, for both fronts (HTTP and stdio): one classification of a parsed message, with every
+// field the gateway routes on type-checked here, and the encoding of every result, error and SSE frame written.
+import type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError } from '../../errors.js';
 
 export type MessageKind = 'request' | 'notification' | 'response';
@@ -56,7 +57,81 @@ export function paramsOf(params: unknown): Record<string, unknown> {
   return params as Record<string, unknown>;
 }
 
+/** Wire values are checked for type before use: a wrong type is invalid params, never a coerced string. */
+export function stringParam(params: Record<string, any>, key: string, method: string): string {
+  const value = params[key];
+  if (typeof value !== 'string')
+    throw new GatewayError('invalid_params', `Invalid params: ${method} needs params.${key} as a string`);
+  return value;
+}
+
+export function objectParam(params: Record<string, any>, key: string, method: string): void {
+  const value = params[key];
+  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
+    throw new GatewayError('invalid_params', `Invalid params: params.${key} of ${method} must be an object`);
+}
+
 /** A wire string fit to quote in an error message or log line: at most 100 characters. */
 export function bounded(text: string): string {
   return text.length > 100 ? `${text.slice(0, 100)}...` : text;
+}
+
+// ---- Encoding: every response, error and SSE frame the fronts write is built here. ----
+
+/** The JSON text of a response: a string, or pieces (bytes passed on as they arrived); `undefined` when the
+ * request was cancelled and must not be answered. */
+export type ResponseText = string | Buffer | (string | Buffer)[] | undefined;
+
+const RAW_PREFIX = Buffer.from('{"result":');
+const CLOSE_BRACE = Buffer.from('}');
+const SSE_HEAD = 'event: message\ndata: ';
+const SSE_TAIL = '\n\n';
+
+export function resultText(id: string | number, result: unknown): string {
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${JSON.stringify(result)}}`;
+}
+
+/** A response carrying an upstream's own result bytes. The envelope's `jsonrpc` and `id` come last, so nothing
+ * inside those bytes can override them; the pieces go out as they are (no copy of a large result). */
+export function rawResultPieces(id: string | number, raw: readonly Buffer[]): Buffer[] {
+  return [RAW_PREFIX, ...raw, Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(id)}}`)];
+}
+
+/** A response whose result is pre-serialised JSON (a cached list). */
+export function cachedResultPieces(id: string | number, resultJson: Buffer): Buffer[] {
+  return [Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":`), resultJson, CLOSE_BRACE];
+}
+
+export function errorText(id: string | number | null, error: GatewayError): string {
+  return JSON.stringify({ jsonrpc: '2.0', id, error: error.toJsonRpcError() });
+}
+
+/** One SSE `message` event carrying a JSON-RPC message (JSON text has no raw newlines, so one data line). */
+export function sseFrame(message: object): string {
+  return `${SSE_HEAD}${JSON.stringify(message)}${SSE_TAIL}`;
+}
+
+/** The same frame around a response that is already text or pieces. */
+export function ssePieces(text: string | Buffer | (string | Buffer)[]): (string | Buffer)[] {
+  return [SSE_HEAD, ...(Array.isArray(text) ? text : [text]), SSE_TAIL];
+}
+
+/** A response as a list of pieces to write. */
+export function piecesOf(text: string | Buffer | (string | Buffer)[]): (string | Buffer)[] {
+  return Array.isArray(text) ? text : [text];
+}
+
+/** A notification the gateway sends a client (progress, list_changed, cancellation). */
+export function notificationOf(method: string, params?: Record<string, unknown>): JSONRPCNotification {
+  return params === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params };
+}
+
+/** A server-to-client request under the id the gateway gave it. */
+export function requestOf(id: number, method: string, params: unknown): JSONRPCRequest {
+  return { jsonrpc: '2.0', id, method, params: params as JSONRPCRequest['params'] };
+}
+
+/** An error answer the gateway makes up on a client's behalf (a withdrawn question). */
+export function errorOf(id: number, code: number, message: string): JSONRPCMessage {
+  return { jsonrpc: '2.0', id, error: { code, message } };
 }

@@ -1,28 +1,50 @@
 // The terminal stage of the pipeline: one request to one upstream on behalf of a client exchange, with
-// progress mapped back to the client's token, cancellation and timeout carried, and errors kept precise.
-import { McpError, type JSONRPCNotification } from '@modelcontextprotocol/sdk/types.js';
-import { GatewayError, toGatewayError } from '../errors.js';
-import { passthroughResult } from '../upstreams/catalog.js';
-import type { Upstream } from '../upstreams/pool.js';
-import type { Runtime } from './runtime.js';
-import type { Exchange } from './sessions.js';
-import { rewriteUris } from './uri-rewrite.js';
+// progress mapped back to the client's token, cancellation and timeout carried, errors kept precise, and the
+// upstream's own bytes for a large result returned beside the value (Result.raw).
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { GatewayError, toGatewayError } from '../../errors.js';
+import type { Result } from '../../policy/types.js';
+import { passthroughResult } from '../../upstreams/catalog.js';
+import type { Upstream } from '../../upstreams/pool.js';
+import { takeRawResult } from '../../upstreams/raw-results.js';
+import type { Router } from '../catalog/router.js';
+import { rewriteUris } from '../catalog/uri-rewrite.js';
+import type { Inflight } from '../session/inflight.js';
+import type { Exchange } from '../session/sessions.js';
+import { notificationOf } from '../wire/jsonrpc.js';
 
 /** The largest delay a Node timer takes; the gateway's own timer governs calls that report progress. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 let nextProgressToken = 1;
 
-/**
- * Sends a request to an upstream on behalf of the exchange: progress mapped back, cancellation and timeout
- * carried. Progress restarts the timeout, but never past the upstream's maximum total time (maxTimeout).
- */
-export async function forward(
-  runtime: Runtime,
+export class Forwarder {
+  constructor(
+    private readonly inflight: Inflight,
+    private readonly router: Router,
+  ) {}
+
+  /** The value alone, for the gateway's own fan-out (tasks/list, logging/setLevel). */
+  async value(exchange: Exchange, upstream: Upstream, method: string, params: Record<string, any>) {
+    return (await this.send(exchange, upstream, method, params)).value;
+  }
+
+  /**
+   * Sends a request to an upstream on behalf of the exchange: progress mapped back, cancellation and timeout
+   * carried. Progress restarts the timeout, but never past the upstream's maximum total time (maxTimeout).
+   */
+  send(exchange: Exchange, upstream: Upstream, method: string, params: Record<string, any>): Promise<Result> {
+    return send(this.inflight, this.router, exchange, upstream, method, params);
+  }
+}
+
+async function send(
+  inflight: Inflight,
+  router: Router,
   exchange: Exchange,
   upstream: Upstream,
   method: string,
   params: Record<string, any>,
-): Promise<unknown> {
+): Promise<Result> {
   let connection;
   const { session } = exchange;
   try {
@@ -37,9 +59,7 @@ export async function forward(
   if (connection.sessionKey !== undefined)
     (exchange.session.scopedUpstreams ??= new Set()).add(upstream.name);
   exchange.connection = connection;
-  let tracked = runtime.inflight.get(connection);
-  if (!tracked) runtime.inflight.set(connection, (tracked = new Set()));
-  tracked.add(exchange);
+  inflight.add(connection, exchange);
   const token = params._meta?.progressToken;
   let upstreamToken: string | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -59,7 +79,10 @@ export async function forward(
       timer =
         left > timeoutMs
           ? setTimeout(
-              () => timeout.abort(new McpError(-32001, 'Request timed out', { timeout: timeoutMs })),
+              () =>
+                timeout.abort(
+                  new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs }),
+                ),
               timeoutMs,
             )
           : setTimeout(() => timeout.abort(totalTimeout(upstream.name, maxTimeoutMs)), Math.max(0, left));
@@ -68,11 +91,7 @@ export async function forward(
     signal = AbortSignal.any([signal, timeout.signal]);
     connection.progress.set(upstreamToken, (progress) => {
       arm();
-      exchange.related.send({
-        jsonrpc: '2.0',
-        method: 'notifications/progress',
-        params: { ...progress, progressToken: token },
-      } as JSONRPCNotification);
+      exchange.related.send(notificationOf('notifications/progress', { ...progress, progressToken: token }));
     });
   }
   try {
@@ -80,13 +99,21 @@ export async function forward(
       signal,
       timeout: upstreamToken === undefined ? Math.min(timeoutMs, maxTimeoutMs) : MAX_TIMER_MS,
     });
-    return rewriteUris(runtime.router, upstream, result);
+    const value = rewriteUris(router, upstream, result);
+    // The upstream's bytes stand for the result only while it is the very object they were parsed into.
+    const raw = takeRawResult(result);
+    return raw && value === result ? { value, raw } : { value };
   } catch (error) {
     // A connection the gateway reset (an overlong line) says why, not just "Connection closed".
     const failure = connection.failure;
-    throw failure ? new GatewayError('upstream_unavailable', failure) : error;
+    if (failure) throw new GatewayError('upstream_unavailable', failure);
+    // The SDK fails every pending call with ConnectionClosed when the connection drops (and then has no
+    // transport); the same code in an upstream's own error answer passes through as that upstream's error.
+    if ((error as { code?: unknown }).code === ErrorCode.ConnectionClosed && !connection.client.transport)
+      throw new GatewayError('upstream_unavailable', 'Upstream connection closed before it answered');
+    throw error;
   } finally {
-    tracked.delete(exchange);
+    inflight.delete(connection, exchange);
     if (upstreamToken !== undefined) {
       clearTimeout(timer);
       connection.progress.delete(upstreamToken);
@@ -104,10 +131,11 @@ function untilAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** The SDK passes an McpError through as the rejection (anything else it rewraps); -32001 is a timeout. */
+/** An abort reason must be an McpError: the SDK passes one through as the rejection and rewraps anything else
+ * (its RequestTimeout code, -32001, is how a timeout is told apart below). */
 function totalTimeout(upstream: string, maxTimeoutMs: number): McpError {
   return new McpError(
-    -32001,
+    ErrorCode.RequestTimeout,
     `the call to upstream "${upstream}" ran for its maximum total time of ${maxTimeoutMs} ms (maxTimeout); progress does not extend a call past it`,
     { maxTimeout: maxTimeoutMs },
   );
@@ -118,10 +146,8 @@ export function fromUpstreamError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message.replace(/^MCP error -?\d+: /, '') : String(error);
-  if (code === -32001) return new GatewayError('timeout', `Upstream request timed out: ${message}`);
-  if (code === -32000 && /Connection closed/.test(message)) {
-    return new GatewayError('upstream_unavailable', 'Upstream connection closed before it answered');
-  }
+  if (code === ErrorCode.RequestTimeout)
+    return new GatewayError('timeout', `Upstream request timed out: ${message}`);
   if (typeof code === 'number' && Number.isInteger(code)) {
     return new GatewayError('internal', message, {
       upstreamCode: code,

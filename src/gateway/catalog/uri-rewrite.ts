@@ -1,6 +1,6 @@
 // Rewrites resource URIs inside an upstream's result to their published form, so that links and embedded
 // resources read back through the gateway. Costs nothing unless this upstream has colliding URIs.
-import type { Upstream } from '../upstreams/pool.js';
+import type { Upstream } from '../../upstreams/pool.js';
 import type { Router } from './router.js';
 
 export function rewriteUris(router: Router, upstream: Upstream, result: unknown): unknown {

@@ -7,8 +7,10 @@ import type {
   LoggingLevel,
   RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Connection } from '../upstreams/pool.js';
-import type { SourceUse } from './source-limits.js';
+import type { Principal } from '../../policy/types.js';
+import type { Connection } from '../../upstreams/pool.js';
+import type { RoutedTarget } from '../catalog/types.js';
+import type { SourceUse } from '../stores/source-limits.js';
 
 /** Where messages for a client go: the SSE stream of one POST, the session's GET stream, or stdout. */
 export interface Outlet {
@@ -21,6 +23,8 @@ export interface Outlet {
 /** One client request in flight. */
 export interface Exchange {
   readonly session: Session;
+  /** Who sent this request (established for the request; the session's own principal is the same identity). */
+  readonly principal: Principal;
   readonly requestId: RequestId;
   readonly controller: AbortController;
   /** Messages tied to this request (progress, logs, server-to-client requests), sent before its response. */
@@ -30,7 +34,8 @@ export interface Exchange {
 
 export interface Session {
   readonly id: string;
-  readonly principal?: string;
+  /** The identity that opened the session: a request from anyone else finds no such session. */
+  readonly principal: Principal;
   protocolVersion: string;
   clientCapabilities: ClientCapabilities;
   /** Set once `initialize` has been answered with a result (an HTTP session whose initialize failed is closed). */
@@ -44,8 +49,8 @@ export interface Session {
   awaiting?: Map<number, (message: JSONRPCMessage) => void>;
   nextOutgoingId: number;
   subscriptions?: Set<string>;
-  /** Tasks this session created, by task id: the upstream that runs each. */
-  tasks?: Map<string, string>;
+  /** Tasks this session created, by the task id it knows: the tool call that created each. */
+  tasks?: Map<string, RoutedTarget>;
   /** Upstreams holding a per-session connection for this session. */
   scopedUpstreams?: Set<string>;
   /** The source that opened it (HTTP front), whose open-session count this session holds. */
@@ -73,8 +78,7 @@ export class SessionRegistry {
 
   /** Returns undefined when the registry is full. */
   create(
-    fields: Pick<Session, 'protocolVersion' | 'clientCapabilities'> & {
-      principal?: string;
+    fields: Pick<Session, 'protocolVersion' | 'clientCapabilities' | 'principal'> & {
       id?: string;
       source?: SourceUse;
     },

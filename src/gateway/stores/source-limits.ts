@@ -2,7 +2,7 @@
 // open sessions and a token bucket of new ones per minute. A source is a client address today (IPv6 by /64,
 // since one host holds a whole /64); once auth lands, the principal is the key instead (`principal:<id>`).
 import { isIPv6 } from 'node:net';
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../../errors.js';
 
 /** One source's use; the session registry counts `open` down when a session of this source ends. */
 export interface SourceUse {

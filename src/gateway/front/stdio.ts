@@ -2,11 +2,14 @@
 // stdin/stdout. stdout carries only MCP messages; logs go to stderr.
 import type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import { GatewayError } from '../errors.js';
-import type { Runtime } from './runtime.js';
-import type { Exchange, Outlet } from './sessions.js';
-import { errorText, handleNotification, handleRequest, handleResponse } from './session-server.js';
-import { answerableId, classify } from './wire/jsonrpc.js';
+import { GatewayError } from '../../errors.js';
+import type { Principal } from '../../policy/types.js';
+import type { Runtime } from '../runtime.js';
+import { handleResponse } from '../session/ask-client.js';
+import { handleNotification } from '../session/lifecycle.js';
+import type { Exchange, Outlet } from '../session/sessions.js';
+import { answerableId, classify, errorText, piecesOf } from '../wire/jsonrpc.js';
+import { STDIO_PRINCIPAL } from './auth.js';
 
 const NEWLINE = 0x0a;
 const NEWLINE_BYTES = Buffer.from('\n');
@@ -15,11 +18,12 @@ export function serveStdio(
   runtime: Runtime,
   input: NodeJS.ReadableStream = process.stdin,
   output: NodeJS.WritableStream = process.stdout,
+  principal: Principal = STDIO_PRINCIPAL,
 ): Promise<void> {
   const maxLineBytes = runtime.config.stdio.maxLineBytes;
-  const write = (text: string | Buffer | Buffer[]) => {
+  const write = (text: string | Buffer | (string | Buffer)[]) => {
     if (typeof text === 'string') return output.write(text + '\n');
-    for (const piece of Array.isArray(text) ? text : [text]) output.write(piece);
+    for (const piece of piecesOf(text)) output.write(piece);
     return output.write(NEWLINE_BYTES);
   };
   const outlet: Outlet = { send: (message: JSONRPCMessage) => write(JSON.stringify(message)) || true };
@@ -27,6 +31,7 @@ export function serveStdio(
   const session = runtime.sessions.create({
     protocolVersion: LATEST_PROTOCOL_VERSION,
     clientCapabilities: {},
+    principal,
   })!;
   session.outlet = outlet;
 
@@ -47,15 +52,17 @@ export function serveStdio(
     }
     session.lastSeen = Date.now();
     if (kind === 'response') return handleResponse(session, message as JSONRPCMessage);
-    if (kind === 'notification') return handleNotification(runtime, session, message as JSONRPCNotification);
+    if (kind === 'notification')
+      return handleNotification(runtime.upstream, session, message as JSONRPCNotification);
     const request = message as JSONRPCRequest;
     const exchange: Exchange = {
       session,
+      principal,
       requestId: request.id,
       controller: new AbortController(),
       related: outlet,
     };
-    void handleRequest(runtime, exchange, request).then((text) => {
+    void runtime.handler.handle(exchange, request).then((text) => {
       if (text !== undefined) write(text);
     });
   };

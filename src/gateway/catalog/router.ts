@@ -1,0 +1,298 @@
+// Public name <-> target (upstream, original name): builds the merged catalogue from every upstream's cache,
+// applies each upstream's catalogue filter (tools/prompts/resources allow/deny), pre-serialises each list once
+// per rebuild, and resolves names and URIs. What a principal may see is the pipeline's business (views.ts).
+import type { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import type { Logger } from 'pino';
+import type { CatalogItem, CatalogKind } from '../../upstreams/catalog.js';
+import type { Upstream } from '../../upstreams/pool.js';
+import { publicName, safeName } from './names.js';
+import type { ListedItem, RoutedTarget, RouterUpstream } from './types.js';
+import {
+  buildResourceCatalog,
+  COLLIDED_SCHEME,
+  passes,
+  publishedUri,
+  resourceTarget,
+  safeDecode,
+} from './resource-catalog.js';
+
+export const LIST_KEYS: Record<CatalogKind, string> = {
+  tools: 'tools',
+  prompts: 'prompts',
+  resources: 'resources',
+  resourceTemplates: 'resourceTemplates',
+};
+
+const ITEM_KIND = { tools: 'tool', prompts: 'prompt' } as const;
+
+/** How many distinct bad names are remembered so each is logged once (then the memory starts over). */
+const MAX_WARNED = 1000;
+
+export class Router {
+  private tools = new Map<string, RoutedTarget>();
+  private prompts = new Map<string, RoutedTarget>();
+  /**
+   * Names an upstream published before it went down, kept while it restarts: out of the lists (they cannot be
+   * called), but a call to one is told the upstream is unavailable, not that the name is unknown. Only names
+   * that were published (so never one a filter hides); dropped once the upstream is back.
+   */
+  private unavailable: Record<'tools' | 'prompts', Map<string, RoutedTarget>> = {
+    tools: new Map(),
+    prompts: new Map(),
+  };
+  private resources = new Map<string, RoutedTarget>();
+  private templates: { template: UriTemplate; target: RoutedTarget }[] = [];
+  /** Templates a catalogue filter left out, with their upstream. */
+  private deniedTemplates: { template: UriTemplate; upstream: Upstream }[] = [];
+  private collided = new Map<Upstream, Set<string>>();
+  private readonly byUpstream: Map<Upstream, RouterUpstream>;
+  /** Bad upstream names already logged, so a refresh does not repeat the line. */
+  private warned = new Set<string>();
+  /** Each list's items with their targets, and its result serialised once per rebuild (a list request only
+   * copies the bytes). */
+  private items: Record<CatalogKind, ListedItem[]> = {
+    tools: [],
+    prompts: [],
+    resources: [],
+    resourceTemplates: [],
+  };
+  private lists: Record<CatalogKind, Buffer> = {
+    tools: Buffer.from('{"tools":[]}'),
+    prompts: Buffer.from('{"prompts":[]}'),
+    resources: Buffer.from('{"resources":[]}'),
+    resourceTemplates: Buffer.from('{"resourceTemplates":[]}'),
+  };
+  /** Counts rebuilds: caches derived from the lists (per-view bytes) are valid for one generation. */
+  generation = 0;
+
+  constructor(
+    private readonly entries: readonly RouterUpstream[],
+    private readonly separator: string,
+    private readonly log: Logger,
+  ) {
+    this.byUpstream = new Map(entries.map((e) => [e.upstream, e]));
+  }
+
+  /** Name collisions among unprefixed upstreams right now, as messages (fatal at start-up). */
+  collisions(): string[] {
+    const owners = new Map<string, string>();
+    const found: string[] = [];
+    for (const entry of this.entries) {
+      for (const kind of ['tools', 'prompts'] as const) {
+        for (const item of this.filtered(entry, kind)) {
+          const name = this.publishedName(entry, kind, item);
+          if (name === undefined) continue;
+          const key = `${kind}:${name}`;
+          const other = owners.get(key);
+          if (other !== undefined && other !== entry.upstream.name) {
+            found.push(
+              `${ITEM_KIND[kind]} "${name}" is published by both "${other}" and "${entry.upstream.name}"`,
+            );
+          } else owners.set(key, entry.upstream.name);
+        }
+      }
+    }
+    return found;
+  }
+
+  /** Rebuilds every map and list from the upstreams' caches; returns the kinds whose list changed. */
+  rebuild(): CatalogKind[] {
+    const changed: CatalogKind[] = [];
+    const tools = this.buildNamed('tools', this.tools);
+    const prompts = this.buildNamed('prompts', this.prompts);
+    const resources = buildResourceCatalog(this.entries, (key, log) => this.warnOnce(key, log));
+    this.collided = resources.collided;
+    this.resources = resources.byUri;
+    this.templates = resources.templates;
+    this.deniedTemplates = resources.denied;
+    this.unavailable.tools = this.stillUnavailable('tools', this.tools, tools.map);
+    this.unavailable.prompts = this.stillUnavailable('prompts', this.prompts, prompts.map);
+    this.tools = tools.map;
+    this.prompts = prompts.map;
+    this.items = {
+      tools: tools.list,
+      prompts: prompts.list,
+      resources: resources.resources,
+      resourceTemplates: resources.resourceTemplates,
+    };
+    for (const kind of Object.keys(this.items) as CatalogKind[]) {
+      const json = Buffer.from(JSON.stringify({ [LIST_KEYS[kind]]: this.items[kind].map((i) => i.item) }));
+      if (!json.equals(this.lists[kind])) changed.push(kind);
+      this.lists[kind] = json;
+    }
+    this.generation++;
+    return changed;
+  }
+
+  /** The pre-serialised `result` of a list request (everything published). */
+  listJson(kind: CatalogKind): Buffer {
+    return this.lists[kind];
+  }
+
+  /** The published items of a list with their targets. */
+  listed(kind: CatalogKind): readonly ListedItem[] {
+    return this.items[kind];
+  }
+
+  /** The target of a public tool name; undefined when unknown (or its upstream is down: see `down`). */
+  tool(name: string): RoutedTarget | undefined {
+    return this.tools.get(name);
+  }
+
+  prompt(name: string): RoutedTarget | undefined {
+    return this.prompts.get(name);
+  }
+
+  /** Off the hot path (a name the maps lack): the target of a name whose upstream is down and restarting. */
+  down(kind: 'tools' | 'prompts', name: string): RoutedTarget | undefined {
+    return this.unavailable[kind].get(name);
+  }
+
+  /**
+   * What a URI reads from: a listed URI, a rewritten collision, then the first template that matches (with
+   * that template as `template`); undefined if unknown or filtered out.
+   */
+  resource(uri: string): { target: RoutedTarget; template?: RoutedTarget } | undefined {
+    const listed = this.resources.get(uri);
+    if (listed) return { target: listed };
+    if (uri.startsWith(COLLIDED_SCHEME)) {
+      const rest = uri.slice(COLLIDED_SCHEME.length);
+      const slash = rest.indexOf('/');
+      const entry = this.entries.find((e) => e.upstream.name === rest.slice(0, slash));
+      const original = slash > 0 ? safeDecode(rest.slice(slash + 1)) : undefined;
+      // Only a URI that really is published rewritten: any other spelling names nothing.
+      if (entry && original !== undefined && this.collided.get(entry.upstream)?.has(original))
+        return { target: resourceTarget(entry.upstream, uri, original) };
+    }
+    for (const { template, target } of this.templates) {
+      if (template.match(uri) && this.passes(this.byUpstream.get(target.server)!, uri))
+        return { target: resourceTarget(target.server, uri, uri), template: target };
+    }
+    return undefined;
+  }
+
+  /** The published template of this upstream that a URI matches (what the probe of an unlisted URI checks). */
+  templateOn(upstream: Upstream, uri: string): RoutedTarget | undefined {
+    for (const { template, target } of this.templates)
+      if (target.server === upstream && template.match(uri)) return target;
+    return undefined;
+  }
+
+  /** The target of this exact published URI template (completion of template arguments). */
+  template(uriTemplate: string): RoutedTarget | undefined {
+    return this.templates.find((t) => t.target.name === uriTemplate)?.target;
+  }
+
+  /** Upstreams that serve resources and whose filter lets this URI through, in config order: where an
+   * unlisted URI is looked for. */
+  resourceUpstreams(uri: string): Upstream[] {
+    return this.entries
+      .filter(
+        (e) =>
+          e.upstream.state === 'ready' &&
+          e.upstream.catalog.resources.length + e.upstream.catalog.resourceTemplates.length > 0 &&
+          this.passes(e, uri) &&
+          !this.deniedTemplates.some((d) => d.upstream === e.upstream && d.template.match(uri)),
+      )
+      .map((e) => e.upstream);
+  }
+
+  /** Original URIs of this upstream that are published rewritten (empty for almost every upstream). */
+  collidedUris(upstream: Upstream): ReadonlySet<string> | undefined {
+    return this.collided.get(upstream);
+  }
+
+  publishedUri(upstream: Upstream, uri: string): string {
+    return publishedUri(this.collided, upstream, uri);
+  }
+
+  private passes(entry: RouterUpstream, uri: string): boolean {
+    return passes(entry, uri);
+  }
+
+  /** Names the last catalogue had that the next lacks because their upstream is not ready, plus earlier such
+   * names whose upstream is still not ready. A ready upstream that no longer lists a name makes it unknown. */
+  private stillUnavailable(
+    kind: 'tools' | 'prompts',
+    previous: Map<string, RoutedTarget>,
+    next: Map<string, RoutedTarget>,
+  ): Map<string, RoutedTarget> {
+    const kept = new Map<string, RoutedTarget>();
+    for (const [name, target] of this.unavailable[kind])
+      if (target.server.state !== 'ready' && !next.has(name)) kept.set(name, target);
+    for (const [name, target] of previous)
+      if (target.server.state !== 'ready' && !next.has(name)) kept.set(name, target);
+    return kept;
+  }
+
+  /** The upstream's items that its catalogue filter lets through (by the upstream's own name). */
+  private filtered(entry: RouterUpstream, kind: 'tools' | 'prompts'): CatalogItem[] {
+    const items = entry.upstream.catalog[kind];
+    const filter = entry.filter[kind];
+    if (!filter) return items;
+    // A name that is not a string is left out later; it must not reach RegExp.test, which would coerce it.
+    return items.filter((t) => typeof t.name !== 'string' || filter(t.name));
+  }
+
+  /** Logs a problem with an upstream's catalogue once, not again on every rebuild. */
+  private warnOnce(key: string, log: () => void): void {
+    if (this.warned.has(key)) return;
+    if (this.warned.size >= MAX_WARNED) this.warned.clear();
+    this.warned.add(key);
+    log();
+  }
+
+  /** The public name of an upstream's item, or undefined when its name cannot be published (logged once). */
+  private publishedName(entry: RouterUpstream, kind: 'tools' | 'prompts', item: CatalogItem) {
+    const name = safeName(item.name);
+    if (name !== item.name) {
+      // Not a string: shown as its JSON text (bounded), so the operator sees what the upstream sent.
+      const original =
+        typeof item.name === 'string' ? item.name : String(JSON.stringify(item.name)).slice(0, 100);
+      const fields = { upstream: entry.upstream.name, kind, name: original };
+      this.warnOnce(`${entry.upstream.name}\0${kind}\0${original}`, () =>
+        name === undefined
+          ? this.log.warn(fields, `${kind} item without a usable name left out`)
+          : this.log.warn(
+              { ...fields, published: name },
+              `${kind} name outside the spec's characters sanitised`,
+            ),
+      );
+    }
+    return name === undefined ? undefined : publicName(entry.prefix, this.separator, name);
+  }
+
+  private buildNamed(kind: 'tools' | 'prompts', previous: Map<string, RoutedTarget>) {
+    const map = new Map<string, RoutedTarget>();
+    const list: ListedItem[] = [];
+    const claims = new Map<string, { entry: RouterUpstream; item: CatalogItem }[]>();
+    for (const entry of this.entries) {
+      for (const item of this.filtered(entry, kind)) {
+        const name = this.publishedName(entry, kind, item);
+        if (name === undefined) continue;
+        const claim = claims.get(name);
+        if (claim) claim.push({ entry, item });
+        else claims.set(name, [{ entry, item }]);
+      }
+    }
+    for (const [name, claimants] of claims) {
+      // The name's earlier owner keeps it; a newcomer that collides is kept out and reported.
+      const owner = claimants.find((c) => previous.get(name)?.server === c.entry.upstream) ?? claimants[0];
+      if (claimants.length > 1) {
+        const others = claimants.filter((c) => c !== owner).map((c) => c.entry.upstream.name);
+        this.log.error({ name, kept: owner.entry.upstream.name, keptOut: others }, `${kind} name collision`);
+      }
+      const upstream = owner.entry.upstream;
+      const target: RoutedTarget = {
+        kind: ITEM_KIND[kind],
+        upstream: upstream.name,
+        name,
+        original: owner.item.name as string,
+        server: upstream,
+      };
+      map.set(name, target);
+      list.push({ target, item: name === owner.item.name ? owner.item : { ...owner.item, name } });
+    }
+    return { map, list };
+  }
+}

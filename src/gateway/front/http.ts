@@ -1,0 +1,166 @@
+// The Streamable HTTP endpoint at /mcp, written lean: one JSON parse per POST, the principal established per
+// request, the session looked up (and bound to that principal), an application/json answer unless something
+// must stream first (http-stream.ts); GET opens the session's own stream, DELETE ends the session.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { GatewayError } from '../../errors.js';
+import type { Principal } from '../../policy/types.js';
+import type { Runtime } from '../runtime.js';
+import { handleResponse } from '../session/ask-client.js';
+import { handleNotification, negotiateVersion } from '../session/lifecycle.js';
+import type { Exchange, Outlet, Session } from '../session/sessions.js';
+import { addressSource, SourceLimits } from '../stores/source-limits.js';
+import { classify, sseFrame } from '../wire/jsonrpc.js';
+import { anonymous, sameIdentity, type Authenticate } from './auth.js';
+import { disconnect, ResponseStream, SSE_HEADERS, type WriteLimits } from './http-stream.js';
+
+const HEARTBEAT_MS = 25_000;
+
+/** What the endpoint needs besides the runtime, built once at start-up. */
+interface Edge extends WriteLimits {
+  runtime: Runtime;
+  sources: SourceLimits;
+  authenticate: Authenticate;
+}
+
+export function registerMcpEndpoint(
+  app: FastifyInstance,
+  runtime: Runtime,
+  authenticate: Authenticate = anonymous,
+): void {
+  const { http, sessions } = runtime.config;
+  const edge: Edge = {
+    runtime,
+    sources: new SourceLimits({
+      maxPerSource: sessions.maxPerSource,
+      ratePerMinute: sessions.ratePerSource,
+    }),
+    maxBuffer: http.maxStreamBuffer,
+    drainMs: http.drainTimeout,
+    log: runtime.log,
+    authenticate,
+  };
+  app.post('/mcp', (request, reply) => post(edge, request, reply));
+  app.get('/mcp', (request, reply) => openStream(edge, request, reply));
+  app.delete('/mcp', (request, reply) => {
+    const session = sessionOf(runtime, request, edge.authenticate(request.headers));
+    runtime.sessions.close(session);
+    return reply.code(200).send();
+  });
+}
+
+function sessionOf(runtime: Runtime, request: FastifyRequest, principal: Principal): Session {
+  const id = request.headers['mcp-session-id'];
+  if (typeof id !== 'string' || id === '') {
+    throw new GatewayError('session_required', 'Bad Request: Mcp-Session-Id header is required');
+  }
+  const session = runtime.sessions.get(id);
+  // A session id is not a credential: presented by another identity, it is a session that does not exist.
+  if (!session || !sameIdentity(session.principal, principal))
+    throw new GatewayError('session_not_found', 'Session not found');
+  const version = request.headers['mcp-protocol-version'];
+  if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+    throw new GatewayError('invalid_request', `Bad Request: unsupported MCP-Protocol-Version ${version}`);
+  }
+  return session;
+}
+
+async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
+  const { runtime } = edge;
+  const kind = classify(request.body);
+  const message = request.body as JSONRPCMessage;
+  const accept = request.headers.accept ?? '';
+  const canStream = accept === '' || accept.includes('text/event-stream') || accept.includes('*/*');
+  if (accept !== '' && !canStream && !accept.includes('application/json')) {
+    throw new GatewayError(
+      'not_acceptable',
+      'Not Acceptable: Accept must include application/json and text/event-stream',
+    );
+  }
+  const principal = edge.authenticate(request.headers);
+  let session: Session;
+  if (kind === 'request' && (message as JSONRPCRequest).method === 'initialize') {
+    const params = ((message as JSONRPCRequest).params ?? {}) as Record<string, any>;
+    // Per source first (429, that client's own limit), then the global cap (503, everyone's).
+    const source = edge.sources.admit(addressSource(request.socket.remoteAddress));
+    const created = runtime.sessions.create({
+      protocolVersion: negotiateVersion(params.protocolVersion),
+      clientCapabilities: params.capabilities ?? {},
+      principal,
+      source,
+    });
+    if (!created) edge.sources.refund(source);
+    if (!created)
+      throw new GatewayError(
+        'overloaded',
+        'Service Unavailable: too many open sessions (sessions.max); try again later',
+      );
+    session = created;
+  } else {
+    session = sessionOf(runtime, request, principal);
+  }
+  if (kind === 'notification') {
+    handleNotification(runtime.upstream, session, message as JSONRPCNotification);
+    return reply.code(202).send();
+  }
+  if (kind === 'response') {
+    handleResponse(session, message);
+    return reply.code(202).send();
+  }
+  const controller = new AbortController();
+  const stream = new ResponseStream(edge, reply, session.id, canStream, controller);
+  const exchange: Exchange = {
+    session,
+    principal,
+    requestId: (message as JSONRPCRequest).id,
+    controller,
+    related: stream,
+  };
+  const text = await runtime.handler.handle(exchange, message as JSONRPCRequest);
+  session.lastSeen = Date.now();
+  // An initialize that was refused (bad params) leaves no session behind to hold a slot until it idles out.
+  if (!session.initialized && (message as JSONRPCRequest).method === 'initialize')
+    runtime.sessions.close(session);
+  stream.finish(text);
+  return reply;
+}
+
+/** GET /mcp: the session's stream for messages that belong to no request. */
+function openStream(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
+  const { runtime } = edge;
+  const session = sessionOf(runtime, request, edge.authenticate(request.headers));
+  const accept = request.headers.accept ?? '';
+  if (!accept.includes('text/event-stream') && !accept.includes('*/*')) {
+    throw new GatewayError('not_acceptable', 'Not Acceptable: GET /mcp needs Accept: text/event-stream');
+  }
+  if (session.outlet) throw new GatewayError('conflict', 'Conflict: this session already has an open stream');
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': session.id });
+  raw.write(': stream open\n\n');
+  /** Writes a frame; a client that leaves more than http.maxStreamBuffer unread is disconnected. */
+  const write = (frame: string) => {
+    raw.write(frame);
+    if (raw.writableLength <= edge.maxBuffer) return true;
+    disconnect(edge, raw, session.id, 'GET stream');
+    return false;
+  };
+  const outlet: Outlet = {
+    send(message) {
+      if (raw.writableEnded || raw.destroyed) return false;
+      return write(sseFrame(message));
+    },
+    close: () => raw.end(),
+  };
+  session.outlet = outlet;
+  const close = () => {
+    if (session.outlet === outlet) session.outlet = undefined;
+    session.lastSeen = Date.now();
+  };
+  raw.on('close', close);
+  // A comment now and then keeps proxies and load balancers from closing a quiet stream.
+  const heartbeat = setInterval(() => write(': ping\n\n'), HEARTBEAT_MS);
+  heartbeat.unref();
+  raw.on('close', () => clearInterval(heartbeat));
+}

@@ -1,0 +1,194 @@
+// handle: one client request, from the front to its answer. Local methods (initialize, ping, logging/setLevel,
+// tasks/list) are answered here; lists come from the principal's view as bytes, with no chain; every routed
+// request is resolved to a target (hidden = absent), then runs its method's chain of stages down to `forward`.
+import type { JSONRPCRequest, LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import { GatewayError } from '../../errors.js';
+import type { Visibility } from '../../policy/compose.js';
+import { compileChain } from '../../policy/compose.js';
+import type { Next, Policy, Result } from '../../policy/types.js';
+import type { CatalogKind } from '../../upstreams/catalog.js';
+import type { Upstream } from '../../upstreams/pool.js';
+import type { RoutedTarget } from '../catalog/types.js';
+import type { Views } from '../catalog/views.js';
+import { initialize, setLevel } from '../session/lifecycle.js';
+import type { Exchange, SessionRegistry } from '../session/sessions.js';
+import type { TaskBook } from '../session/tasks.js';
+import {
+  cachedResultPieces,
+  objectParam,
+  stringParam,
+  errorText,
+  isRequestId,
+  paramsOf,
+  rawResultPieces,
+  resultText,
+  type ResponseText,
+} from '../wire/jsonrpc.js';
+import { makeCall, type GatewayCall } from './call.js';
+import { fromUpstreamError, type Forwarder } from './forward.js';
+import { logRequest } from './observe.js';
+import { unknownResource, type Resolver } from './resolve.js';
+import { routeRequest, type RouteRunner } from './routes.js';
+
+/** Requests answered without the catalogue, so never held back while start-up settles. */
+const SETTLE_EXEMPT = new Set(['initialize', 'ping']);
+
+/** A Map, not an object literal: a method named `constructor` or `__proto__` must find nothing here. */
+const LIST_METHODS = new Map<string, CatalogKind>([
+  ['tools/list', 'tools'],
+  ['prompts/list', 'prompts'],
+  ['resources/list', 'resources'],
+  ['resources/templates/list', 'resourceTemplates'],
+]);
+
+/** The methods that reach an upstream item, each with a chain of its own. */
+export const ROUTED_METHODS = [
+  'tools/call',
+  'prompts/get',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'completion/complete',
+  'tasks/get',
+  'tasks/result',
+  'tasks/cancel',
+] as const;
+
+/** Whether requests that read the catalogue may go ahead: start-up settled, or its bound passed. */
+export interface CatalogueGate {
+  ready: boolean;
+  /** Resolves (never rejects) when start-up settles or its bound passes. */
+  until?: Promise<void>;
+}
+
+export interface HandlerDeps {
+  upstreams: readonly Upstream[];
+  sessions: SessionRegistry;
+  views: Views;
+  resolver: Resolver;
+  forwarder: Forwarder;
+  tasks: TaskBook;
+  visibility: Visibility | undefined;
+  policies: readonly Policy[];
+  gate: CatalogueGate;
+  log: Logger;
+}
+
+export class RequestHandler implements RouteRunner {
+  /** The chain of each routed method, compiled once: `forward` itself when no policy names the method. */
+  readonly chains: ReadonlyMap<string, Next<RoutedTarget>>;
+
+  constructor(readonly deps: HandlerDeps) {
+    const { forwarder } = deps;
+    const terminal: Next<RoutedTarget> = (call) => {
+      const { exchange, target, method, params } = call as GatewayCall;
+      return forwarder.send(exchange, target.server, method, params);
+    };
+    this.chains = new Map(ROUTED_METHODS.map((m) => [m, compileChain(deps.policies, m, terminal)]));
+  }
+
+  /**
+   * Handles one client request (already classified by the front: string method, valid id); never throws (errors
+   * become JSON-RPC error responses). With debug logging on, each call leaves one request log line.
+   */
+  async handle(exchange: Exchange, request: JSONRPCRequest): Promise<ResponseText> {
+    const { session } = exchange;
+    const { gate, log } = this.deps;
+    const inflight = (session.inflight ??= new Map());
+    inflight.set(request.id, exchange);
+    const debug = log.isLevelEnabled('debug');
+    const started = debug ? performance.now() : 0;
+    let outcome: string | number = 'ok';
+    try {
+      // Until start-up settles the catalogue is partial: answer from the whole of it, not from whoever was first.
+      if (!gate.ready && gate.until && !SETTLE_EXEMPT.has(request.method)) {
+        await gate.until;
+        // Cancelled (or its session closed) while it waited: it must not reach an upstream now.
+        exchange.controller.signal.throwIfAborted();
+      }
+      const listed = LIST_METHODS.get(request.method);
+      if (listed) {
+        if (request.params !== undefined) paramsOf(request.params);
+        return cachedResultPieces(request.id, this.deps.views.listJson(listed, exchange.principal));
+      }
+      const result = await this.dispatch(exchange, request);
+      if (debug && (result.value as { isError?: unknown } | undefined)?.isError === true) outcome = 'isError';
+      return result.raw ? rawResultPieces(request.id, result.raw) : resultText(request.id, result.value);
+    } catch (error) {
+      if (exchange.controller.signal.aborted && !session.closed && isCancellation(exchange)) {
+        outcome = 'cancelled';
+        return undefined;
+      }
+      const gatewayError = fromUpstreamError(error);
+      outcome = gatewayError.code;
+      return errorText(request.id, gatewayError);
+    } finally {
+      inflight.delete(request.id);
+      if (debug) logRequest(log, exchange, request, started, outcome);
+    }
+  }
+
+  private async dispatch(exchange: Exchange, request: JSONRPCRequest): Promise<Result> {
+    const params = paramsOf(request.params) as Record<string, any>;
+    const method = request.method;
+    objectParam(params, '_meta', method);
+    const token = params._meta?.progressToken;
+    if (token !== undefined && !isRequestId(token))
+      throw new GatewayError(
+        'invalid_params',
+        'Invalid params: _meta.progressToken must be a string or a number',
+      );
+    const { upstreams, visibility, sessions, forwarder, tasks } = this.deps;
+    switch (method) {
+      case 'ping':
+        return { value: {} };
+      case 'initialize':
+        objectParam(params, 'capabilities', method);
+        return { value: initialize(upstreams, visibility, exchange.session, params) };
+      case 'logging/setLevel': {
+        const level = stringParam(params, 'level', method) as LoggingLevel;
+        return { value: await setLevel(upstreams, sessions, forwarder, exchange, level) };
+      }
+      case 'tasks/list':
+        return { value: await tasks.list(exchange) };
+      default:
+        return routeRequest(this, exchange, method, params);
+    }
+  }
+
+  /** Runs the chain of `method` on a call to `target`. */
+  run(
+    exchange: Exchange,
+    method: string,
+    params: Record<string, any>,
+    target: RoutedTarget,
+  ): Promise<Result> {
+    return this.chains.get(method)!(makeCall(exchange, method, params, target, this.deps.log));
+  }
+
+  /** An unlisted URI (a link inside a result, say) is asked of each resource server it may be on, in turn. */
+  async probe(exchange: Exchange, params: Record<string, any>, uri: string): Promise<Result> {
+    let firstError: unknown;
+    for (const target of this.deps.resolver.probeTargets(uri, exchange.principal)) {
+      try {
+        return await this.run(exchange, 'resources/read', params, target);
+      } catch (error) {
+        if (exchange.controller.signal.aborted) throw error;
+        firstError ??= error;
+      }
+    }
+    if (firstError && !isNotFound(firstError)) throw firstError;
+    throw unknownResource(uri);
+  }
+}
+
+function isCancellation(exchange: Exchange): boolean {
+  const reason: unknown = exchange.controller.signal.reason;
+  return reason instanceof GatewayError && reason.kind === 'cancelled';
+}
+
+function isNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === -32002 || code === -32602;
+}

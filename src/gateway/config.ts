@@ -7,7 +7,9 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import { builtinServers } from '../builtin-servers/index.js';
+import { authSchema, stdioAuthSchema, upstreamAuthSchema } from './config-auth.js';
 import { describeIssues, formatIssue } from './config-issues.js';
+import { duration } from './config-duration.js';
 import {
   normalizeHostShape,
   readEnvFile,
@@ -17,25 +19,6 @@ import {
 } from './host-shapes.js';
 
 const UPSTREAM_NAME = /^[A-Za-z0-9_-]+$/;
-
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-/**
- * "60s", "500ms", "2m", "1h". A bare number is refused: `timeout: 30` once meant 30 ms, which nobody who
- * writes it means, so the unit is required and the message suggests one.
- */
-const duration = z
-  .string({
-    error: (issue) =>
-      typeof issue.input === 'number'
-        ? `a duration needs a unit: write ${issue.input}s for seconds or ${issue.input}ms for milliseconds`
-        : 'expected a duration such as 500ms, 30s, 5m or 1h',
-  })
-  .regex(DURATION, 'expected a duration such as 500ms, 30s, 5m or 1h')
-  .transform((text) => {
-    const [, amount, unit] = DURATION.exec(text)!;
-    const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
-    return Math.round(Number(amount) * scale);
-  });
 
 const allowDenySchema = z.strictObject({
   allow: z.array(z.string()).optional(),
@@ -61,6 +44,8 @@ const common = {
   tools: allowDenySchema.optional(),
   prompts: allowDenySchema.optional(),
   resources: allowDenySchema.optional(),
+  /** Credentials the gateway itself obtains for this upstream (never the client's own token). */
+  auth: upstreamAuthSchema.optional(),
   /** Claude Desktop / VS Code entries carry a `type`; it is accepted and checked against the shape. */
   type: z.enum(['stdio', 'http', 'streamable-http', 'sse']).optional(),
 };
@@ -158,6 +143,8 @@ export const configSchema = z.strictObject({
   /** The stdio front (`switchboard stdio`): a line longer than this is refused and dropped, never buffered on. */
   stdio: z
     .strictObject({
+      /** The principal of the stdio front's one session. */
+      principal: stdioAuthSchema,
       maxLineBytes: z
         .number()
         .int()
@@ -165,6 +152,8 @@ export const configSchema = z.strictObject({
         .default(32 * 1024 * 1024),
     })
     .prefault({}),
+  /** Inbound authentication; absent: anonymous, allowed only when listening on loopback. */
+  auth: authSchema.optional(),
   logging: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
     .prefault({}),

@@ -12,6 +12,8 @@ Commands:
   stdio   --config FILE                         the gateway over stdio (stdout carries only MCP)
   check   --config FILE                         validate the config, connect to every upstream, print a table
   builtin <project|docs|sql> [options]          run one built-in server alone over stdio
+  policy explain --config FILE --as k=v,... [METHOD NAME]
+                                                what a principal sees, or the decision for one call
 
 Options:
 ${CONFIG_OPTION}
@@ -47,11 +49,27 @@ ${HELP_OPTION}
   check: `Usage: switchboard check [--config FILE]
 
 Validates the config, connects to every upstream and prints one row each: status, tool, prompt and
-resource counts, and the error of an upstream that is down. Exits 0 when all are ready, 1 otherwise,
-78 when the config itself is invalid.
+resource counts, and the error of an upstream that is down. With a policy: block, warns about globs
+that match nothing and items no rule allows. Exits 0 when all are ready, 1 otherwise, 78 when the config
+itself is invalid.
 
 Options:
 ${CONFIG_OPTION}
+${HELP_OPTION}
+`,
+  policy: `Usage: switchboard policy explain [--config FILE] --as k=v,... [METHOD NAME] [--args JSON]
+
+Starts the upstreams (as check does), then prints what the principal sees: every tool, prompt, resource,
+template and upstream, + visible or - hidden, with the rule that decided. With METHOD NAME (tools/call,
+prompts/get or resources/read and a public name or URI), prints the decision for that one call and every
+rule that names it. Exits 0, or 1 when an upstream is not ready (its items are then missing).
+
+Options:
+${CONFIG_OPTION}
+  --as k=v,...    the principal: subject=NAME (required), groups=G, scopes=S, client=ID, via=apiKey|jwt|
+                  introspection|anonymous|stdio (default apiKey); repeat groups= or scopes= for more
+  --args JSON     the call's arguments, for rules whose when: reads args (without it they show as
+                  "depends on args")
 ${HELP_OPTION}
 `,
 };

@@ -41,15 +41,25 @@ async function main(argv: string[]): Promise<number> {
     host: { type: 'string' },
     port: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
+    as: { type: 'string' },
+    args: { type: 'string' },
   } as const;
   let values: ReturnType<
     typeof parseArgs<{ args: string[]; options: typeof options; strict: true }>
   >['values'];
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: rest, options, strict: true }));
+    ({ values, positionals } = parseArgs({
+      args: rest,
+      options,
+      strict: true,
+      allowPositionals: command === 'policy',
+    }));
     // --host and --port mean something to serve only; elsewhere they would be silently ignored.
     const misplaced = command === 'serve' ? undefined : ['host', 'port'].find((k) => k in values);
     if (misplaced) throw new Error(`--${misplaced} applies to serve only`);
+    const notPolicy = command === 'policy' ? undefined : ['as', 'args'].find((k) => k in values);
+    if (notPolicy) throw new Error(`--${notPolicy} applies to policy explain only`);
   } catch (error) {
     // parseArgs names the bad option; the command's own usage says what it takes.
     process.stderr.write(`switchboard ${command}: ${(error as Error).message}\n\n${help}`);
@@ -74,6 +84,26 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'check':
       return main.check(values.config!);
+    case 'policy': {
+      const { parsePrincipal } = await import('./policy/explain.js');
+      let request: { principal: ReturnType<typeof parsePrincipal>; args?: object };
+      try {
+        if (positionals[0] !== 'explain') throw new Error('the one subcommand is explain');
+        if (positionals.length !== 1 && positionals.length !== 3)
+          throw new Error('give METHOD NAME, or neither');
+        if (positionals[1] && !['tools/call', 'prompts/get', 'resources/read'].includes(positionals[1]))
+          throw new Error('METHOD is tools/call, prompts/get or resources/read');
+        if (values.as === undefined) throw new Error('--as subject=NAME[,groups=G,...] is required');
+        const args: unknown = values.args === undefined ? undefined : JSON.parse(values.args);
+        if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args)))
+          throw new Error('--args must be a JSON object');
+        request = { principal: parsePrincipal(values.as), args: args as object | undefined };
+      } catch (error) {
+        process.stderr.write(`switchboard policy: ${(error as Error).message}\n\n${help}`);
+        return 2;
+      }
+      return main.policyExplain(values.config!, request.principal, positionals.slice(1), request.args);
+    }
     default:
       process.stderr.write(`switchboard: unknown command "${command}"\n\n${USAGE}`);
       return 2;

@@ -25,6 +25,8 @@ export const ERROR_KINDS = {
   method_not_allowed: { code: -32000, status: 405 },
   capability_missing: { code: -32601, status: 400 },
   config: { code: -32603, status: 500 },
+  /** The identity provider (discovery, JWKS, introspection) could not be reached: not the client's fault. */
+  auth_unavailable: { code: -32603, status: 503 },
 } as const;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
+import { policySchema } from '../policy/rules-schema.js';
 import { builtinServers } from '../builtin-servers/index.js';
+import { principalEnvProblem } from '../upstreams/principal-env.js';
 import { authSchema, stdioAuthSchema, upstreamAuthSchema } from './config-auth.js';
 import { describeIssues, formatIssue } from './config-issues.js';
 import { duration } from './config-duration.js';
@@ -154,6 +156,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** Inbound authentication; absent: anonymous, allowed only when listening on loopback. */
   auth: authSchema.optional(),
+  /** Who may see and call what (rules, deny overrides allow); absent: everything is allowed, as without auth. */
+  policy: policySchema.optional(),
   logging: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
     .prefault({}),
@@ -235,6 +239,8 @@ export function parseConfig(
       stdio.env = { ...readEnvFile(file, `upstreams.${name}.envFile`, fail), ...stdio.env };
     }
     if (kind === 'builtin') validateBuiltinOptions(name, upstream as BuiltinUpstreamConfig, fail);
+    const credentialsProblem = upstreamAuthProblem(kind, upstream);
+    if (credentialsProblem) throw fail(`upstreams.${name}.${credentialsProblem}`);
   }
   Object.defineProperty(config, 'baseDir', { value: baseDir, enumerable: false });
   return deepFreeze(config);
@@ -281,6 +287,16 @@ function validateBuiltinOptions(name: string, upstream: BuiltinUpstreamConfig, f
         .join('; '),
     );
   }
+}
+
+/** `auth:` is for HTTP upstreams (a process gets its secrets through env); `${principal.*}` in env needs a
+ * process per session. Returns `key: message` under the upstream, or undefined. */
+function upstreamAuthProblem(kind: string, upstream: UpstreamConfig): string | undefined {
+  if (upstream.auth && kind !== 'http')
+    return `auth: credentials are obtained for HTTP upstreams only; give a ${kind} upstream its secrets through env`;
+  if (kind !== 'stdio') return undefined;
+  const env = principalEnvProblem((upstream as StdioUpstreamConfig).env, upstream.scope);
+  return env && `env.${env}`;
 }
 
 function checkDeclaredType(name: string, kind: string, type: string | undefined, fail: (m: string) => Error) {

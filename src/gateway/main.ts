@@ -2,20 +2,41 @@
 // shuts down cleanly on SIGTERM/SIGINT (client sessions closed, stdio children stopped).
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { explainCall, explainCatalogue, policyWarnings } from '../policy/explain.js';
+import { createRulesPolicy } from '../policy/rules.js';
+import type { Principal, Target } from '../policy/types.js';
 import { configWarnings, loadConfig, type GatewayConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { configSecrets } from './redact.js';
-import { Runtime } from './runtime.js';
+import { publishedNames, Runtime } from './runtime.js';
 import { buildGateway } from './server.js';
 import { serveStdio } from './front/stdio.js';
+import { stdioPrincipal } from './front/auth.js';
+import { isLoopbackHost } from './config-auth.js';
+import { GatewayError } from '../errors.js';
+
+/**
+ * Without `auth:` every caller is anonymous and may call every tool: allowed only on a loopback address.
+ * The message says how to fix it; undefined when the address is fine.
+ */
+export function anonymousExposure(config: GatewayConfig, host: string): string | undefined {
+  if (config.auth || isLoopbackHost(host)) return undefined;
+  return (
+    `refusing to serve ${host} without authentication: anyone who can reach it could call every tool. ` +
+    'Add an `auth:` section (apiKeys, jwt or introspection; see "Authentication" in the README), ' +
+    'or listen on 127.0.0.1 (listen.host or --host) and put an authenticating proxy in front'
+  );
+}
 
 export async function serve(configFile: string, overrides: { host?: string; port?: number }): Promise<void> {
   const config = loadConfig(configFile);
   const log = createLogger(config.logging.level);
   for (const warning of configWarnings(config)) log.warn(warning);
-  const app = await buildGateway(config, { log, waitForUpstreams: false });
   const host = overrides.host ?? config.listen.host;
   const port = overrides.port ?? config.listen.port;
+  const exposure = anonymousExposure(config, host);
+  if (exposure) throw new GatewayError('config', exposure);
+  const app = await buildGateway(config, { log, waitForUpstreams: false });
   await app.listen({ host, port });
   // The socket's own address: app.listen's answer shows 127.0.0.1 for a server bound to 0.0.0.0.
   const address = listeningUrl(app.server.address() as AddressInfo);
@@ -31,7 +52,7 @@ export async function stdio(configFile: string): Promise<void> {
   const runtime = new Runtime(config, log);
   onSignals(() => runtime.stop());
   await runtime.start();
-  await serveStdio(runtime);
+  await serveStdio(runtime, process.stdin, process.stdout, stdioPrincipal(config.stdio.principal));
   await runtime.stop();
 }
 
@@ -39,6 +60,7 @@ export async function stdio(configFile: string): Promise<void> {
 export async function check(configFile: string): Promise<number> {
   const config: GatewayConfig = loadConfig(configFile);
   for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
+  const exposure = anonymousExposure(config, config.listen.host);
   const runtime = new Runtime(config, createLogger('silent'));
   // Upstreams run in their own process groups, out of reach of a terminal's Ctrl-C: stop them on a signal.
   onSignals(() => runtime.stop());
@@ -68,8 +90,61 @@ export async function check(configFile: string): Promise<number> {
     );
   }
   if (runtime.upstreams.some((u) => u.state !== 'ready')) code = 1;
+  if (config.policy) {
+    const policy = createRulesPolicy(config.policy, publishedNames(config));
+    for (const warning of policyWarnings(policy, catalogueTargets(runtime)))
+      process.stderr.write(`warning: ${warning}\n`);
+  }
+  if (exposure) {
+    process.stderr.write(`error: serve would refuse this config: ${exposure}\n`);
+    code = 1;
+  }
   await runtime.stop();
   return code;
+}
+
+/**
+ * `policy explain`: starts the upstreams as `check` does (the catalogue is theirs), then prints what `principal`
+ * sees, or the decision for one call (`request` = [METHOD, NAME]); exit 1 when an upstream is not ready.
+ */
+export async function policyExplain(
+  configFile: string,
+  principal: Principal,
+  request: readonly string[],
+  args?: object,
+): Promise<number> {
+  const config = loadConfig(configFile);
+  const runtime = new Runtime(config, createLogger('silent'));
+  onSignals(() => runtime.stop());
+  await runtime.start().catch((error: Error) => process.stderr.write(`${error.message}\n`));
+  const down = runtime.upstreams.filter((u) => u.state !== 'ready');
+  for (const u of down)
+    process.stderr.write(`warning: upstream ${u.name} is ${u.state}: its items are missing\n`);
+  const { router } = runtime;
+  const policy = config.policy && createRulesPolicy(config.policy, publishedNames(config));
+  if (request.length) {
+    const [method, name] = request;
+    const found: { target?: Target; template?: Target } | undefined =
+      method === 'tools/call'
+        ? { target: router.tool(name) }
+        : method === 'prompts/get'
+          ? { target: router.prompt(name) }
+          : router.resource(name);
+    process.stdout.write(explainCall(policy, principal, method, name, found?.target, args, found?.template));
+  } else {
+    process.stdout.write(explainCatalogue(policy, principal, catalogueTargets(runtime)));
+  }
+  await runtime.stop();
+  return down.length ? 1 : 0;
+}
+
+/** Every published item, and each upstream as a whole: what a policy is explained and checked against. */
+function catalogueTargets(runtime: Runtime): Target[] {
+  const kinds = ['tools', 'prompts', 'resources', 'resourceTemplates'] as const;
+  const targets: Target[] = kinds.flatMap((kind) => runtime.router.listed(kind).map((item) => item.target));
+  for (const u of runtime.upstreams)
+    targets.push({ kind: 'upstream', upstream: u.name, name: u.name, original: u.name });
+  return targets;
 }
 
 /** `http://0.0.0.0:8080`, `http://[::]:8080`: where the server really listens. */

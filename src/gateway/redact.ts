@@ -1,5 +1,6 @@
 // The secrets a config names, for redactText: header values of HTTP upstreams, passwords and credential-like
-// query values in any URL, and credential-named env values of stdio upstreams. Computed once per config.
+// query values in any URL, credential-named env values of stdio upstreams, and the auth secrets (inbound keys
+// and client secrets, upstream client secrets). Computed once per config.
 import { MIN_SECRET_LENGTH, redactText } from '../redact.js';
 import type { GatewayConfig } from './config.js';
 
@@ -25,7 +26,19 @@ export function configSecrets(config: GatewayConfig): string[] {
       if (SECRET_NAME.test(name)) found.add(value);
     }
     collectUrlSecrets(entry, found, 0);
+    // The gateway's own credentials for this upstream (client credentials, token exchange).
+    const auth = entry.auth as Record<string, { clientSecret?: string } | undefined> | undefined;
+    for (const grant of Object.values(auth ?? {})) if (grant?.clientSecret) found.add(grant.clientSecret);
   }
+  // Inbound auth: API keys given in clear (normally from the environment), the HS secret, the introspection
+  // client's secret.
+  const { auth } = config;
+  for (const secret of [
+    auth?.introspection?.clientSecret,
+    auth?.jwt?.secret,
+    ...(auth?.apiKeys ?? []).map((k) => k.key),
+  ])
+    if (secret) found.add(secret);
   secrets = [...found].filter((s) => s.length >= MIN_SECRET_LENGTH);
   cache.set(config, secrets);
   return secrets;

@@ -5,7 +5,9 @@ import type { ClientCapabilities, JSONRPCMessage } from '@modelcontextprotocol/s
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import { composeVisibility, type Visibility } from '../policy/compose.js';
+import { logDenials } from '../policy/decisions.js';
 import { allowDeny } from '../policy/glob.js';
+import { createRulesPolicy } from '../policy/rules.js';
 import type { Policy } from '../policy/types.js';
 import { Upstream } from '../upstreams/pool.js';
 import { SessionBudget } from '../upstreams/session-budget.js';
@@ -24,6 +26,12 @@ import { SessionRegistry, type Session } from './session/sessions.js';
 import { TaskBook } from './session/tasks.js';
 import { specFor } from './upstream-spec.js';
 import { notificationOf } from './wire/jsonrpc.js';
+
+/** How tools and prompts are named per upstream, so the rules can judge an upstream as a whole by its globs. */
+export function publishedNames(config: GatewayConfig) {
+  const prefixes = new Map(Object.entries(config.upstreams).map(([name, u]) => [name, u.prefix ?? name]));
+  return { separator: config.namespace.separator, prefixes };
+}
 
 const LIST_CHANGED: Record<CatalogKind, string> = {
   tools: 'notifications/tools/list_changed',
@@ -125,6 +133,9 @@ export class Runtime {
       max: config.sessions.max,
       onClose: (session) => this.onSessionClosed(session),
     });
+    // The configured rules come first: every other policy sees only calls the rules let through.
+    const rules = config.policy && createRulesPolicy(config.policy, publishedNames(config));
+    if (rules) policies = [rules, ...policies];
     this.visibility = composeVisibility(policies);
     const inflight = new Inflight();
     const forwarder = new Forwarder(inflight, this.router);
@@ -134,7 +145,10 @@ export class Runtime {
       upstreams: this.upstreams,
       sessions: this.sessions,
       views: (this.views = new Views(this.router, this.visibility)),
-      resolver: new Resolver(this.router, this.visibility),
+      resolver: new Resolver(
+        this.router,
+        rules && this.visibility ? logDenials(this.visibility, rules, log) : this.visibility,
+      ),
       forwarder,
       tasks: this.tasks,
       visibility: this.visibility,

@@ -9,6 +9,8 @@ import type { GatewayConfig } from './config.js';
 import { addLogSecrets, createLogger } from './logger.js';
 import type { Policy } from '../policy/types.js';
 import type { Authenticate } from './front/auth.js';
+import { registerAuth } from './front/auth-hook.js';
+import { createInboundAuth } from './front/auth-inbound.js';
 import { registerMcpEndpoint } from './front/http.js';
 import { configSecrets } from './redact.js';
 import { Runtime } from './runtime.js';
@@ -78,11 +80,16 @@ export async function buildGateway(
     }
   });
 
+  // Who each request is from (after the Host guard): `auth:` when configured, else the seam, else anonymous.
+  registerAuth(app, config.auth && createInboundAuth(config.auth, log), options.authenticate);
+
   app.setErrorHandler((error: FastifyError | GatewayError, _request, reply) => {
     const gatewayError = asGatewayError(error);
     if (gatewayError.kind === 'internal') log.error({ err: error }, 'request failed');
-    const retryAfter = (gatewayError.data as { retryAfter?: unknown } | undefined)?.retryAfter;
-    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
+    const data = gatewayError.data as { retryAfter?: unknown; wwwAuthenticate?: unknown } | undefined;
+    if (typeof data?.retryAfter === 'number') void reply.header('retry-after', String(data.retryAfter));
+    if (typeof data?.wwwAuthenticate === 'string')
+      void reply.header('www-authenticate', data.wwwAuthenticate);
     return reply
       .code(gatewayError.status)
       .header('content-type', 'application/json')
@@ -94,11 +101,12 @@ export async function buildGateway(
 
   // Liveness probes often send an arbitrary Host (a pod IP, a node name): unguarded, as it reveals nothing.
   app.get(HEALTHZ, async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', async (request, reply) => {
     const state = runtime.readiness();
-    return reply.code(state.ready ? 200 : 503).send(state);
+    // Upstream names and errors only to a caller with an identity (the auth hook leaves others without one).
+    return reply.code(state.ready ? 200 : 503).send(request.principal ? state : { ready: state.ready });
   });
-  registerMcpEndpoint(app, runtime, options.authenticate);
+  registerMcpEndpoint(app, runtime);
 
   // Every open connection (one listener per connection, nothing per request), for shutdown below.
   const sockets = new Set<Socket>();

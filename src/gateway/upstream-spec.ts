@@ -1,6 +1,8 @@
-// How a configured upstream is reached: the transport spec (stdio command, HTTP URL, or a built-in server
-// created in-process with its options parsed and the published names of its tools).
+// How a configured upstream is reached: the transport spec (stdio command, HTTP URL with the credentials the
+// gateway obtains for it, or a built-in server created in-process with its options parsed and the published
+// names of its tools).
 import { builtinServers, type BuiltinName } from '../builtin-servers/index.js';
+import { upstreamCredentials } from '../upstreams/credentials.js';
 import type { UpstreamSpec } from '../upstreams/transports.js';
 import {
   builtinOptions,
@@ -22,10 +24,11 @@ export function specFor(
       return { kind: 'stdio', command, args, env, cwd: cwd ?? baseDir };
     }
     case 'http': {
-      const { url, headers, type } = upstream as HttpUpstreamConfig;
+      const { url, headers, type, auth } = upstream as HttpUpstreamConfig;
       // `type: http` (VS Code's word) still falls back to SSE; `streamable-http` and `sse` pin one protocol.
       const transport = type === 'sse' ? 'sse' : type === 'streamable-http' ? 'streamable-http' : undefined;
-      return { kind: 'http', url, headers, transport };
+      const credentials = auth && upstreamCredentials(auth);
+      return { kind: 'http', url, headers, transport, ...(credentials && { credentials }) };
     }
     case 'builtin': {
       const entry = upstream as BuiltinUpstreamConfig;

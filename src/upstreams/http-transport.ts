@@ -1,15 +1,18 @@
-// A lean SDK Transport to a Streamable HTTP MCP server over node:http: keep-alive sockets with TCP_NODELAY, one
-// JSON parse per message and no re-validation (the SDK's fetch-based transport costs milliseconds per call).
+// A lean SDK Transport to a Streamable HTTP MCP server over an undici Pool (keep-alive, TCP_NODELAY, no
+// pipelining), read through dispatch handlers: no ClientRequest, IncomingMessage or stream per call, one JSON parse.
 // Handles JSON and SSE answers, the session id, the GET stream for server-initiated messages, and DELETE on close.
-// Answers are size-capped while they are read: an oversized one fails its call and is never buffered whole.
-import http from 'node:http';
-import https from 'node:https';
+// Answers are size-capped while they are read; large results keep their bytes for the gateway to pass on.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { SseParser } from './sse-parser.js';
+import { Pool } from 'undici';
+import { ResponseReader, type BodyMode } from './http-response.js';
+import { rememberRawResult } from './raw-results.js';
+import { decode } from './sse-parser.js';
 
-/** The most of an error body kept for the message: only its start is shown. */
-const ERROR_BODY_BYTES = 4096;
+/** As many sockets to one upstream as node:http's agent allowed before; calls beyond it queue. */
+const MAX_CONNECTIONS = 256;
+const DELETE_TIMEOUT_MS = 2000;
 
 export interface HttpTransportLimits {
   /** The upstream's name, for errors a user reads. */
@@ -34,19 +37,34 @@ export class HttpClientTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   sessionId?: string;
   private protocolVersion?: string;
-  private readonly agent: http.Agent;
-  private readonly client: typeof http | typeof https;
-  private stream?: http.ClientRequest;
+  /** Keep-alive connections to the upstream's origin. */
+  private readonly pool: Pool;
+  private readonly path: string;
+  /** The configured headers, lower-cased once so ours replace theirs instead of doubling them. */
+  private readonly baseHeaders: Record<string, string>;
+  /** POST headers for the current session id, protocol version and token, rebuilt only when one changes. */
+  private postHeaders?: Record<string, string>;
+  private postHeadersFor?: string;
+  private stream?: ResponseReader;
   private closed = false;
 
   constructor(
     private readonly url: URL,
-    private readonly headers: Readonly<Record<string, string>>,
+    headers: Readonly<Record<string, string>>,
     private readonly limits: HttpTransportLimits = { name: url.host, maxResultBytes: 32 * 1024 * 1024 },
+    /** The Authorization value to send now (a token the gateway obtained), read on every request. */
+    private readonly authorization?: () => string | undefined,
   ) {
-    this.client = url.protocol === 'https:' ? https : http;
-    // noDelay: a JSON-RPC message is one small write; Nagle would hold it for the peer's delayed ACK.
-    this.agent = new this.client.Agent({ keepAlive: true, noDelay: true, maxSockets: 256 });
+    this.path = url.pathname + url.search;
+    this.baseHeaders = {};
+    for (const [key, value] of Object.entries(headers)) this.baseHeaders[key.toLowerCase()] = value;
+    // No undici timeouts: a call's time is the SDK's request timeout, and the GET stream may idle for hours.
+    this.pool = new Pool(url.origin, {
+      connections: MAX_CONNECTIONS,
+      pipelining: 1,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
   }
 
   async start(): Promise<void> {}
@@ -55,95 +73,105 @@ export class HttpClientTransport implements Transport {
     this.protocolVersion = version;
   }
 
-  /** The sockets' agent, exposed so tests can check socket options. */
-  get httpAgent(): http.Agent {
-    return this.agent;
-  }
-
+  /** Resolves once the upstream accepted the POST; its answer (JSON or SSE) is read on from there. */
   send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) return Promise.reject(new Error('transport closed'));
-    const body = JSON.stringify(message);
     return new Promise((resolve, reject) => {
-      const request = this.client.request(this.url, {
-        method: 'POST',
-        agent: this.agent,
-        headers: {
-          ...this.headers,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'content-length': Buffer.byteLength(body),
-          ...this.sessionHeaders(),
+      let settled = false;
+      let failed: number | undefined;
+      const reader = new ResponseReader(
+        {
+          head: (status, headers) => {
+            this.noteSession(headers);
+            if (status >= 200 && status < 300) {
+              settled = true;
+              resolve();
+            }
+            if (status === 202) {
+              if ((message as { method?: string }).method === 'notifications/initialized') this.openStream();
+              return 'discard';
+            }
+            if (status < 200 || status >= 300) {
+              failed = status;
+              return 'text';
+            }
+            return answerMode(headers);
+          },
+          body: (pieces, length) => {
+            if (failed === undefined) return this.deliver(decode(pieces), pieces, length);
+            const text = decode(pieces).slice(0, 300);
+            reject(new HttpStatusError(failed, `HTTP ${failed} from ${this.url.href}: ${text}`));
+          },
+          event: (event, raw) => {
+            if (event.event === 'message' && event.data) this.deliver(event.data, raw?.pieces, raw?.length);
+          },
+          tooLarge: () => this.answerTooLarge(message),
+          error: (error) => {
+            if (settled) return this.broken(error);
+            // A refusal whose text broke off is still a refusal: its status decides the SSE fallback.
+            if (failed === undefined) return reject(error);
+            reject(new HttpStatusError(failed, `HTTP ${failed} from ${this.url.href}: ${error.message}`));
+          },
         },
-      });
-      request.once('error', (error) => reject(error));
-      request.once('response', (response) => {
-        const status = response.statusCode ?? 0;
-        const sid = response.headers['mcp-session-id'];
-        if (typeof sid === 'string' && sid && !this.sessionId) {
-          this.sessionId = sid;
-        }
-        if (status === 202) {
-          response.resume();
-          resolve();
-          if ((message as { method?: string }).method === 'notifications/initialized') this.openStream();
-          return;
-        }
-        if (status < 200 || status >= 300) {
-          readAll(response, ERROR_BODY_BYTES, true).then((text) =>
-            reject(
-              new HttpStatusError(
-                status,
-                `HTTP ${status} from ${this.url.href}: ${(text ?? '').slice(0, 300)}`,
-              ),
-            ),
-          );
-          return;
-        }
-        resolve();
-        const type = response.headers['content-type'] ?? '';
-        const tooLarge = () => this.answerTooLarge(message, response);
-        if (type.includes('text/event-stream')) this.readEvents(response, undefined, tooLarge);
-        else if (type.includes('application/json')) {
-          readAll(response, this.limits.maxResultBytes).then((text) =>
-            text === undefined ? tooLarge() : this.deliverJson(text),
-          );
-        } else response.resume();
-      });
-      request.end(body);
+        this.limits.maxResultBytes,
+      );
+      const headers = this.headersForPost();
+      this.pool.dispatch({ path: this.path, method: 'POST', headers, body: JSON.stringify(message) }, reader);
     });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.stream?.destroy();
+    this.stream?.abort();
     if (this.sessionId) {
       // Ending the upstream session politely; a server that does not allow DELETE answers 405, which is fine.
-      await new Promise<void>((resolve) => {
-        const request = this.client.request(this.url, {
+      await this.pool
+        .request({
+          path: this.path,
           method: 'DELETE',
-          agent: this.agent,
-          headers: { ...this.headers, ...this.sessionHeaders() },
-          timeout: 2000,
-        });
-        request.once('response', (response) => response.resume().once('end', resolve));
-        request.once('error', () => resolve());
-        request.once('timeout', () => request.destroy());
-        request.end();
-      });
+          headers: { ...this.baseHeaders, ...this.sessionHeaders() },
+          signal: AbortSignal.timeout(DELETE_TIMEOUT_MS),
+        })
+        .then(({ body }) => body.dump())
+        .catch(() => {});
     }
-    this.agent.destroy();
+    // Ends what is still open (answers being read, a queued request): they fail rather than hold the close.
+    await this.pool.destroy().catch(() => {});
     this.onclose?.();
   }
 
+  private noteSession(headers: IncomingHttpHeaders): void {
+    const sid = headers['mcp-session-id'];
+    if (typeof sid === 'string' && sid && !this.sessionId) this.sessionId = sid;
+  }
+
+  private headersForPost(): Record<string, string> {
+    const key = `${this.sessionId ?? ''}\n${this.protocolVersion ?? ''}\n${this.authorization?.() ?? ''}`;
+    if (this.postHeadersFor !== key || !this.postHeaders) {
+      this.postHeadersFor = key;
+      this.postHeaders = {
+        ...this.baseHeaders,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...this.sessionHeaders(),
+      };
+    }
+    return this.postHeaders;
+  }
+
+  /** The headers that change over a connection's life: session id, protocol version, a current token. */
   private sessionHeaders(): Record<string, string> {
     const headers: Record<string, string> = {};
+    const authorization = this.authorization?.();
+    if (authorization !== undefined) headers.authorization = authorization;
     if (this.sessionId) headers['mcp-session-id'] = this.sessionId;
     if (this.protocolVersion) headers['mcp-protocol-version'] = this.protocolVersion;
     return headers;
   }
 
-  private deliverJson(text: string): void {
+  /** One JSON text from the upstream; a single result keeps its bytes so the gateway can pass them on. */
+  private deliver(text: string, raw?: Buffer[], length = 0): void {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -151,13 +179,17 @@ export class HttpClientTransport implements Transport {
       this.onerror?.(new Error(`upstream answered invalid JSON: ${(error as Error).message}`));
       return;
     }
-    for (const message of Array.isArray(parsed) ? parsed : [parsed])
-      this.onmessage?.(message as JSONRPCMessage);
+    if (Array.isArray(parsed)) {
+      for (const message of parsed) this.onmessage?.(message as JSONRPCMessage);
+      return;
+    }
+    if (raw && parsed && typeof parsed === 'object' && 'result' in parsed)
+      rememberRawResult(raw, length, parsed as Record<string, unknown>);
+    this.onmessage?.(parsed as JSONRPCMessage);
   }
 
-  /** An answer over the cap: the stream is dropped and the request it answers fails with a clear error. */
-  private answerTooLarge(message: JSONRPCMessage, response: http.IncomingMessage): void {
-    response.destroy();
+  /** An answer over the cap was dropped: the request it answers fails with a clear error. */
+  private answerTooLarge(message: JSONRPCMessage): void {
     const text = `upstream "${this.limits.name}" answered with more than ${this.limits.maxResultBytes} bytes (maxResultBytes)`;
     const id = (message as { id?: unknown }).id;
     if ('method' in message && (typeof id === 'number' || typeof id === 'string')) {
@@ -165,88 +197,65 @@ export class HttpClientTransport implements Transport {
     } else this.onerror?.(new Error(text));
   }
 
-  private readEvents(
-    response: http.IncomingMessage,
-    onEventId: ((id: string) => void) | undefined,
-    onTooLarge: () => void,
-  ): void {
-    const parser = new SseParser(
-      (event) => {
-        if (event.id) onEventId?.(event.id);
-        if (event.event === 'message' && event.data) this.deliverJson(event.data);
-      },
-      this.limits.maxResultBytes,
-      onTooLarge,
-    );
-    response.setEncoding('utf8');
-    response.on('data', (chunk: string) => parser.push(chunk));
+  /** An answer that broke off while being read (the upstream went away); after close it is ours, not news. */
+  private broken(error: Error): void {
+    if (!this.closed) this.onerror?.(new Error(`upstream "${this.limits.name}": ${error.message}`));
   }
 
   /** The GET stream for messages that belong to no request; reopened (with Last-Event-ID) if it drops. */
   private openStream(lastEventId?: string, attempt = 0): void {
     if (this.closed || !this.sessionId) return;
-    const request = this.client.request(this.url, {
-      method: 'GET',
-      agent: this.agent,
-      headers: {
-        ...this.headers,
-        accept: 'text/event-stream',
-        ...this.sessionHeaders(),
-        ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
-      },
-    });
-    this.stream = request;
     let last = lastEventId;
+    let reopened = false;
+    let streaming = false;
     const reopen = () => {
-      if (this.closed || this.stream !== request) return;
+      if (reopened || this.closed || this.stream !== reader) return;
+      reopened = true;
       const delay = Math.min(30_000, 500 * 2 ** attempt);
       setTimeout(() => this.openStream(last, attempt + 1), delay).unref();
     };
-    request.once('error', reopen);
-    request.once('response', (response) => {
-      // 405: the server offers no GET stream, which the spec allows.
-      if (response.statusCode !== 200) return void response.resume();
-      attempt = 0;
-      // An oversized event on the GET stream belongs to no call: the stream is dropped and reopened.
-      const tooLarge = () => {
-        this.onerror?.(
-          new Error(
-            `upstream "${this.limits.name}" sent an event larger than ${this.limits.maxResultBytes} bytes on its GET stream (maxResultBytes); reopening it`,
-          ),
-        );
-        response.destroy();
-        reopen();
-      };
-      this.readEvents(response, (id) => (last = id), tooLarge);
-      response.once('end', reopen);
-    });
-    request.end();
+    const reader: ResponseReader = new ResponseReader(
+      {
+        head: (status) => {
+          // 405: the server offers no GET stream, which the spec allows; it is not asked again.
+          if (status !== 200) return 'discard';
+          attempt = 0;
+          streaming = true;
+          return 'sse';
+        },
+        event: (event, raw) => {
+          if (event.id) last = event.id;
+          if (event.event === 'message' && event.data) this.deliver(event.data, raw?.pieces, raw?.length);
+        },
+        // An oversized event on the GET stream belongs to no call: the stream is dropped and reopened.
+        tooLarge: () => {
+          this.onerror?.(
+            new Error(
+              `upstream "${this.limits.name}" sent an event larger than ${this.limits.maxResultBytes} bytes on its GET stream (maxResultBytes); reopening it`,
+            ),
+          );
+          reopen();
+        },
+        end: () => streaming && reopen(),
+        error: reopen,
+      },
+      this.limits.maxResultBytes,
+    );
+    this.stream = reader;
+    const headers: Record<string, string> = {
+      ...this.baseHeaders,
+      accept: 'text/event-stream',
+      ...this.sessionHeaders(),
+    };
+    if (lastEventId) headers['last-event-id'] = lastEventId;
+    this.pool.dispatch({ path: this.path, method: 'GET', headers }, reader);
   }
 }
 
-/**
- * Reads a body up to `max` bytes. Past the cap it resolves with the start when `truncate` is set (error bodies,
- * shown only in part), otherwise `undefined`, leaving the response for the caller to destroy.
- */
-function readAll(response: http.IncomingMessage, max: number, truncate = false): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const text = () => Buffer.concat(chunks).toString('utf8');
-    response.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= max) return void chunks.push(chunk);
-      response.removeAllListeners('data');
-      if (truncate) {
-        chunks.push(chunk.subarray(0, max - (size - chunk.length)));
-        response.destroy();
-        resolve(text());
-      } else {
-        chunks.length = 0;
-        resolve(undefined);
-      }
-    });
-    response.once('end', () => resolve(text()));
-    response.once('error', () => resolve(text()));
-  });
+/** JSON or SSE, by the answer's content type; anything else is read and dropped. */
+function answerMode(headers: IncomingHttpHeaders): BodyMode {
+  const type = headers['content-type'];
+  if (typeof type !== 'string') return 'discard';
+  if (type.includes('text/event-stream')) return 'sse';
+  return type.includes('application/json') ? 'json' : 'discard';
 }

@@ -1,14 +1,9 @@
 // Connections to one upstream: a shared connection (which also keeps the catalogue), per-session connections
 // for `scope: session`, restart with backoff, and the state that /readyz and `check` report.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type {
-  ClientCapabilities,
-  JSONRPCNotification,
-  JSONRPCRequest,
-} from '@modelcontextprotocol/sdk/types.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { ClientCapabilities, JSONRPCNotification } from '@modelcontextprotocol/sdk/types.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from 'pino';
+import { GatewayError } from '../errors.js';
 import {
   emptyCatalog,
   fetchCatalog,
@@ -17,57 +12,24 @@ import {
   type Catalog,
   type CatalogKind,
 } from './catalog.js';
-import type { SessionBudget } from './session-budget.js';
+import { CallerHolders } from './caller-holders.js';
+import {
+  closeOpened,
+  describe,
+  routeTraffic,
+  type ConnectionOf,
+  type UpstreamHooksOf,
+  type UpstreamOptionsOf,
+  type UpstreamState,
+} from './connection.js';
+import type { Caller, TokenSource } from './credentials.js';
+import { expandPrincipalEnv, namesPrincipal } from './principal-env.js';
 import { openClient, type OpenedClient, type TransportLimits, type UpstreamSpec } from './transports.js';
 
-export type UpstreamState = 'starting' | 'ready' | 'down' | 'disabled' | 'stopped';
-
-export interface Connection {
-  readonly upstream: Upstream;
-  readonly client: Client;
-  /** The client session this connection belongs to (scope: session), or undefined when shared. */
-  readonly sessionKey?: string;
-  /** Progress callbacks by the token the gateway sent upstream. */
-  readonly progress: Map<string, (progress: Record<string, unknown>) => void>;
-  /** Why the gateway reset this connection (an overlong line), for the calls it failed. */
-  readonly failure?: string;
-}
-
-/** How the gateway handles what an upstream sends on its own: server-to-client requests and notifications. */
-export interface UpstreamHooks {
-  onRequest(
-    connection: Connection,
-    request: JSONRPCRequest,
-    extra: RequestHandlerExtra<any, any>,
-  ): Promise<unknown>;
-  onNotification(connection: Connection, notification: JSONRPCNotification): void;
-  onCatalogChanged(upstream: Upstream): void;
-  onStateChanged(upstream: Upstream): void;
-}
-
-export interface UpstreamOptions {
-  name: string;
-  spec: UpstreamSpec;
-  scope: 'shared' | 'session';
-  timeoutMs: number;
-  log: Logger;
-  hooks: UpstreamHooks;
-  /** Capabilities declared on shared connections; per-session ones declare the client's own. */
-  sharedCapabilities: ClientCapabilities;
-  backoff?: { initialMs: number; maxMs: number };
-  /** The longest a call may take in total, even while it reports progress. */
-  maxTimeoutMs?: number;
-  /** How long connecting and the first catalogue may take (default: the timeout, at least a minute). */
-  startTimeoutMs?: number;
-  /** stdio: the longest line before the connection is reset. */
-  maxLineBytes?: number;
-  /** The largest result a call accepts. */
-  maxResultBytes?: number;
-  /** Shared caps on per-session connections (scope: session). */
-  budget?: SessionBudget;
-  /** Takes credentials out of error text before it is kept (clients, /readyz and `check` all show it). */
-  redact?: (text: string) => string;
-}
+export type { UpstreamState } from './connection.js';
+export type Connection = ConnectionOf<Upstream>;
+export type UpstreamHooks = UpstreamHooksOf<Upstream>;
+export type UpstreamOptions = UpstreamOptionsOf<Upstream>;
 
 const MiB = 1024 * 1024;
 
@@ -77,7 +39,10 @@ export class Upstream {
   lastError?: string;
   catalog: Catalog = emptyCatalog();
   private shared?: Connection & { opened: OpenedClient };
+  /** Per-session connections by session id, and per-caller ones (token exchange) by `caller\n<key>`. */
   private sessions = new Map<string, Promise<Connection & { opened: OpenedClient }>>();
+  /** The client sessions using each per-caller connection, which ends when the last of them does. */
+  private holders = new CallerHolders();
   private retryTimer?: NodeJS.Timeout;
   private failures = 0;
   private stopped = false;
@@ -92,8 +57,15 @@ export class Upstream {
   /** The shared connection between its handshake and its first catalogue. */
   private starting?: Connection & { opened: OpenedClient };
 
+  /** Whether a connection depends on whom the call is for (token exchange, or `${principal.*}` in env). */
+  readonly needsCaller: boolean;
+
   constructor(readonly options: UpstreamOptions) {
     this.name = options.name;
+    const { spec } = options;
+    this.needsCaller =
+      (spec.kind === 'http' && spec.credentials?.perCaller === true) ||
+      (spec.kind === 'stdio' && options.scope === 'session' && namesPrincipal(spec.env));
     this.limits = {
       name: options.name,
       maxLineBytes: options.maxLineBytes ?? 32 * MiB,
@@ -131,26 +103,84 @@ export class Upstream {
     sessionKey: string,
     capabilities: ClientCapabilities,
     source?: string,
+    /** Whom the call is for: picks the per-caller connection (token exchange) and fills `${principal.*}`. */
+    caller?: Caller,
   ): Connection | Promise<Connection> {
-    if (this.options.scope === 'shared' || this.state !== 'ready') {
-      if (!this.shared)
+    const credentials = this.options.spec.kind === 'http' ? this.options.spec.credentials : undefined;
+    // A call made for a user never falls back to the shared connection, which carries the gateway's own token.
+    const forUser = credentials?.perCaller === true;
+    if ((this.options.scope === 'shared' && !forUser) || this.state !== 'ready') {
+      if (!this.shared || forUser)
         throw new Error(
           `upstream "${this.name}" is ${this.state}${this.lastError ? `: ${this.lastError}` : ''}`,
         );
       return this.shared;
     }
+    if (forUser && this.options.scope === 'shared') return this.callerConnection(sessionKey, caller);
     let pending = this.sessions.get(sessionKey);
     if (!pending) {
+      // A process whose env names the principal is never started for nobody (a roots notice has no caller).
+      if (this.needsCaller && !caller)
+        throw new Error(`upstream "${this.name}" has no connection for this session yet`);
+      const token = credentials && (credentials.perCaller ? this.forCaller(caller) : credentials.shared);
       const release = this.options.budget?.take(this.name, source);
       if (release) this.slots.set(sessionKey, release);
-      pending = this.open(capabilities, sessionKey);
-      this.sessions.set(sessionKey, pending);
-      pending.catch(() => {
-        if (this.sessions.get(sessionKey) === pending) this.sessions.delete(sessionKey);
-        this.freeSlot(sessionKey);
-      });
+      pending = this.open(capabilities, sessionKey, { sessionKey, token, caller });
+      this.track(sessionKey, pending);
     }
     return pending;
+  }
+
+  /**
+   * One connection per caller (token exchange): its requests carry that caller's exchanged token, and the
+   * sessions of that caller share it. It counts against the budget with the caller as its source.
+   */
+  private callerConnection(sessionKey: string, caller: Caller | undefined): Promise<Connection> {
+    // A session keeps its identity (another one presenting its id finds no session), so a call without a
+    // caller (the roots notice) goes to the connection the session already uses.
+    const key = caller ? `caller\n${caller.key}` : this.holders.keyOf(sessionKey);
+    if (key === undefined) throw new Error(`upstream "${this.name}" has no connection for this session yet`);
+    let pending = this.sessions.get(key);
+    if (!pending) {
+      const token = this.forCaller(caller);
+      const release = this.options.budget?.take(this.name, caller!.key);
+      if (release) this.slots.set(key, release);
+      pending = this.open(this.options.sharedCapabilities, key, { token, callerKey: caller!.key });
+      this.track(key, pending);
+    }
+    this.holders.hold(sessionKey, key);
+    return pending;
+  }
+
+  /**
+   * Undefined while the token is good (the hot path); else a promise that settles once it is renewed (from the
+   * caller's current `bearer` for an exchanged one), failing with an error that names this upstream.
+   */
+  freshToken(token: TokenSource | undefined, bearer?: string): Promise<void> | undefined {
+    const renewing = token?.fresh(bearer);
+    return renewing?.catch((error: Error) => {
+      throw new GatewayError('upstream_unavailable', `upstream "${this.name}": ${error.message}`);
+    });
+  }
+
+  /** The token source of one caller's connection; a caller with nothing to exchange is refused by name. */
+  private forCaller(caller: Caller | undefined): TokenSource {
+    const spec = this.options.spec as Extract<UpstreamSpec, { kind: 'http' }>;
+    if (!caller) throw new Error(`upstream "${this.name}" needs to know whom the call is for`);
+    try {
+      return spec.credentials!.forCaller(caller);
+    } catch (error) {
+      throw new GatewayError('upstream_unavailable', `upstream "${this.name}": ${(error as Error).message}`);
+    }
+  }
+
+  /** A connection that fails to open leaves no entry (nor budget slot) behind. */
+  private track(key: string, pending: Promise<Connection & { opened: OpenedClient }>): void {
+    this.sessions.set(key, pending);
+    pending.catch(() => {
+      if (this.sessions.get(key) === pending) this.sessions.delete(key);
+      this.freeSlot(key);
+    });
   }
 
   private freeSlot(sessionKey: string): void {
@@ -158,8 +188,15 @@ export class Upstream {
     this.slots.delete(sessionKey);
   }
 
-  /** Ends the per-session connection (and its process) when the client session ends. */
+  /** Ends the per-session connection (and its process) when the client session ends; a per-caller
+   * connection ends with the last session of its caller. */
   async releaseSession(sessionKey: string): Promise<void> {
+    // A per-caller connection ends with the last session holding it; a session holding one has no other.
+    if (this.holders.keyOf(sessionKey) !== undefined) {
+      const last = this.holders.release(sessionKey);
+      if (last === undefined) return;
+      sessionKey = last;
+    }
     const pending = this.sessions.get(sessionKey);
     if (!pending) return;
     this.sessions.delete(sessionKey);
@@ -196,15 +233,32 @@ export class Upstream {
     this.setState('stopped');
   }
 
-  private async open(capabilities: ClientCapabilities, sessionKey?: string) {
+  /**
+   * Opens one connection. `key` is its entry in `sessions` (absent for the shared one); `sessionKey` is set only
+   * on a per-session connection. A token is obtained before the handshake, so a provider that refuses says so.
+   */
+  private async open(
+    capabilities: ClientCapabilities,
+    key?: string,
+    of: { sessionKey?: string; token?: TokenSource; callerKey?: string; caller?: Caller } = {},
+  ) {
     const startTimeout = this.startTimeoutMs;
+    const { sessionKey, callerKey } = of;
+    const token =
+      of.token ?? (this.options.spec.kind === 'http' ? this.options.spec.credentials?.shared : undefined);
+    await this.freshToken(token);
+    let spec = this.options.spec;
+    // Each per-session process gets its own principal's settings; the catalogue process gets empty ones.
+    if (spec.kind === 'stdio' && namesPrincipal(spec.env))
+      spec = { ...spec, env: expandPrincipalEnv(spec.env, of.caller) };
     const opened = await openClient(
-      this.options.spec,
+      spec,
       capabilities,
       startTimeout,
       this.log,
       this.connecting,
       this.limits,
+      token && (() => token.header()),
     );
     if (this.stopped) {
       await closeOpened(opened);
@@ -214,37 +268,29 @@ export class Upstream {
       upstream: this,
       client: opened.client,
       sessionKey,
+      callerKey,
+      token,
       opened,
       progress: new Map(),
       get failure() {
         return (opened.transport as { failure?: string }).failure;
       },
     };
-    const { hooks } = this.options;
-    // Every server-to-client request goes to the gateway untouched; ping is routed like the rest.
-    opened.client.removeRequestHandler('ping');
-    opened.client.fallbackRequestHandler = (request, extra) =>
-      hooks.onRequest(connection, request, extra) as Promise<any>;
-    // Notifications are taken off the transport synchronously, in arrival order. The SDK runs notification
-    // handlers a microtask late but settles responses at once, so a call's last progress would be lost
-    // (and a log could trail its result). Only cancellation is left to the SDK: it aborts its request handlers.
-    opened.client.removeNotificationHandler('notifications/progress');
-    const transport = opened.transport;
-    const protocol = transport.onmessage!;
-    transport.onmessage = (message, extra) => {
-      if (!('method' in message) || 'id' in message || message.method === 'notifications/cancelled') {
-        return protocol(message, extra);
-      }
-      this.onNotification(connection, message as JSONRPCNotification);
-    };
-    if (sessionKey !== undefined) {
+    routeTraffic(opened, connection, this.options.hooks, (message) =>
+      this.onNotification(connection, message),
+    );
+    if (key !== undefined) {
       opened.client.onclose = () => {
-        if (this.sessions.get(sessionKey) === undefined) return;
-        this.sessions.delete(sessionKey);
-        this.freeSlot(sessionKey);
+        if (this.sessions.get(key) === undefined) return;
+        this.sessions.delete(key);
+        this.freeSlot(key);
+        // Its sessions open a new one on their next call.
+        if (callerKey !== undefined) this.holders.forget(key);
         this.log.warn(
           { sessionId: sessionKey, error: connection.failure },
-          'per-session upstream connection closed',
+          callerKey === undefined
+            ? 'per-session upstream connection closed'
+            : 'per-caller upstream connection closed',
         );
       };
     }
@@ -348,14 +394,4 @@ export class Upstream {
     this.state = state;
     this.options.hooks.onStateChanged(this);
   }
-}
-
-async function closeOpened(opened: OpenedClient): Promise<void> {
-  opened.client.onclose = undefined;
-  await opened.client.close().catch(() => {});
-  await opened.dispose().catch(() => {});
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

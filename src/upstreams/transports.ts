@@ -3,9 +3,10 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
+import type { UpstreamCredentials } from './credentials.js';
 import { HttpClientTransport } from './http-transport.js';
 import { StdioClientTransport } from './stdio-transport.js';
 
@@ -26,6 +27,8 @@ export type UpstreamSpec =
       url: string;
       headers: Readonly<Record<string, string>>;
       transport?: 'streamable-http' | 'sse';
+      /** Tokens the gateway obtains for this upstream (`auth:`); each connection is given its own source. */
+      credentials?: UpstreamCredentials;
     }
   | { kind: 'memory'; create(): Promise<{ server: InMemoryServer; close(): Promise<void> }> };
 
@@ -55,6 +58,8 @@ export async function openClient(
   /** Transports still connecting; stopping the gateway closes these too, so no child outlives it. */
   connecting: Set<Transport>,
   limits: TransportLimits,
+  /** The Authorization value to send now (a token the gateway obtained), read on every HTTP request. */
+  authorization?: () => string | undefined,
 ): Promise<OpenedClient> {
   const client = () => new Client(GATEWAY_INFO, { capabilities });
   const connect = (c: Client, transport: Transport, timeout: number, dispose: () => Promise<void>) => {
@@ -92,7 +97,7 @@ export async function openClient(
         try {
           return await connect(
             client(),
-            new HttpClientTransport(url, spec.headers, limits),
+            new HttpClientTransport(url, spec.headers, limits, authorization),
             timeoutMs,
             async () => {},
           );
@@ -102,7 +107,13 @@ export async function openClient(
           log.info({ error: (error as Error).message }, 'Streamable HTTP refused; trying legacy SSE');
         }
       }
-      return connect(client(), new SSEClientTransport(url, { requestInit }), timeoutMs, async () => {});
+      const authorized = authorization && withAuthorization(authorization);
+      return connect(
+        client(),
+        new SSEClientTransport(url, { requestInit, fetch: authorized }),
+        timeoutMs,
+        async () => {},
+      );
     }
   }
 }
@@ -126,4 +137,15 @@ async function connectClient(
 function looksLikeLegacyServer(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'number' && code >= 400 && code < 500;
+}
+
+/** The legacy SSE transport's requests (its stream and each POST) with the current token on them. */
+function withAuthorization(authorization: () => string | undefined): FetchLike {
+  return (url, init) => {
+    const value = authorization();
+    if (value === undefined) return fetch(url, init);
+    const headers = new Headers(init?.headers);
+    headers.set('authorization', value);
+    return fetch(url, { ...init, headers });
+  };
 }

@@ -12,7 +12,8 @@ import { handleNotification, negotiateVersion } from '../session/lifecycle.js';
 import type { Exchange, Outlet, Session } from '../session/sessions.js';
 import { addressSource, SourceLimits } from '../stores/source-limits.js';
 import { classify, sseFrame } from '../wire/jsonrpc.js';
-import { anonymous, sameIdentity, type Authenticate } from './auth.js';
+import { sameIdentity } from './auth.js';
+import { principalOf } from './auth-hook.js';
 import { disconnect, ResponseStream, SSE_HEADERS, type WriteLimits } from './http-stream.js';
 
 const HEARTBEAT_MS = 25_000;
@@ -21,14 +22,10 @@ const HEARTBEAT_MS = 25_000;
 interface Edge extends WriteLimits {
   runtime: Runtime;
   sources: SourceLimits;
-  authenticate: Authenticate;
 }
 
-export function registerMcpEndpoint(
-  app: FastifyInstance,
-  runtime: Runtime,
-  authenticate: Authenticate = anonymous,
-): void {
+/** The principal of each request is the one the authenticate hook (auth-hook.ts) put on it. */
+export function registerMcpEndpoint(app: FastifyInstance, runtime: Runtime): void {
   const { http, sessions } = runtime.config;
   const edge: Edge = {
     runtime,
@@ -39,12 +36,11 @@ export function registerMcpEndpoint(
     maxBuffer: http.maxStreamBuffer,
     drainMs: http.drainTimeout,
     log: runtime.log,
-    authenticate,
   };
   app.post('/mcp', (request, reply) => post(edge, request, reply));
   app.get('/mcp', (request, reply) => openStream(edge, request, reply));
   app.delete('/mcp', (request, reply) => {
-    const session = sessionOf(runtime, request, edge.authenticate(request.headers));
+    const session = sessionOf(runtime, request, principalOf(request));
     runtime.sessions.close(session);
     return reply.code(200).send();
   });
@@ -78,7 +74,7 @@ async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
       'Not Acceptable: Accept must include application/json and text/event-stream',
     );
   }
-  const principal = edge.authenticate(request.headers);
+  const principal = principalOf(request);
   let session: Session;
   if (kind === 'request' && (message as JSONRPCRequest).method === 'initialize') {
     const params = ((message as JSONRPCRequest).params ?? {}) as Record<string, any>;
@@ -116,6 +112,7 @@ async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
     requestId: (message as JSONRPCRequest).id,
     controller,
     related: stream,
+    bearer: request.bearer,
   };
   const text = await runtime.handler.handle(exchange, message as JSONRPCRequest);
   session.lastSeen = Date.now();
@@ -129,7 +126,7 @@ async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
 /** GET /mcp: the session's stream for messages that belong to no request. */
 function openStream(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
   const { runtime } = edge;
-  const session = sessionOf(runtime, request, edge.authenticate(request.headers));
+  const session = sessionOf(runtime, request, principalOf(request));
   const accept = request.headers.accept ?? '';
   if (!accept.includes('text/event-stream') && !accept.includes('*/*')) {
     throw new GatewayError('not_acceptable', 'Not Acceptable: GET /mcp needs Accept: text/event-stream');

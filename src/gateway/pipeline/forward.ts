@@ -3,8 +3,9 @@
 // upstream's own bytes for a large result returned beside the value (Result.raw).
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError, toGatewayError } from '../../errors.js';
-import type { Result } from '../../policy/types.js';
+import type { Principal, Result } from '../../policy/types.js';
 import { passthroughResult } from '../../upstreams/catalog.js';
+import type { Caller } from '../../upstreams/credentials.js';
 import type { Upstream } from '../../upstreams/pool.js';
 import { takeRawResult } from '../../upstreams/raw-results.js';
 import type { Router } from '../catalog/router.js';
@@ -48,15 +49,25 @@ async function send(
   let connection;
   const { session } = exchange;
   try {
-    // The source (client address, or principal) keys the cap on per-session processes.
-    connection = upstream.connectionFor(session.id, session.clientCapabilities, session.source?.key);
+    // The source (client address, or principal) keys the cap on per-session processes; the caller picks a
+    // per-caller connection (token exchange) and fills ${principal.*} in a per-session process's env.
+    connection = upstream.connectionFor(
+      session.id,
+      session.clientCapabilities,
+      session.source?.key,
+      upstream.needsCaller ? callerOf(exchange) : undefined,
+    );
     if (connection instanceof Promise)
       connection = await untilAborted(connection, exchange.controller.signal);
+    // A token near expiry is renewed first (a per-caller one from the caller's current token); a fresh one
+    // costs no promise.
+    const renewing = upstream.freshToken(connection.token, exchange.bearer);
+    if (renewing) await untilAborted(renewing, exchange.controller.signal);
   } catch (error) {
     if (error instanceof GatewayError) throw error;
     throw new GatewayError('upstream_unavailable', (error as Error).message);
   }
-  if (connection.sessionKey !== undefined)
+  if (connection.sessionKey !== undefined || connection.callerKey !== undefined)
     (exchange.session.scopedUpstreams ??= new Set()).add(upstream.name);
   exchange.connection = connection;
   inflight.add(connection, exchange);
@@ -119,6 +130,17 @@ async function send(
       connection.progress.delete(upstreamToken);
     }
   }
+}
+
+/** Whom a call is for, as the upstream side needs it; the bearer is the exchange's subject token, never sent on. */
+function callerOf(exchange: Exchange): Caller {
+  const { subject, groups, via } = exchange.principal;
+  return { key: callerKey(exchange.principal), subject, groups, via, bearer: exchange.bearer };
+}
+
+/** The identity a per-caller upstream connection belongs to (the same fields sameIdentity compares). */
+export function callerKey(principal: Principal): string {
+  return `${principal.via}\n${principal.clientId ?? ''}\n${principal.subject}`;
 }
 
 /** A per-session connection still starting must not hold a cancelled call (and its POST) until it is up. */

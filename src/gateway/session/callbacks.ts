@@ -8,6 +8,7 @@ import { GatewayError } from '../../errors.js';
 import type { Visibility } from '../../policy/compose.js';
 import type { Connection } from '../../upstreams/pool.js';
 import type { Router } from '../catalog/router.js';
+import { callerKey } from '../pipeline/forward.js';
 import { bounded } from '../wire/jsonrpc.js';
 import { askClient } from './ask-client.js';
 import type { Inflight } from './inflight.js';
@@ -150,8 +151,14 @@ export class UpstreamCallbacks {
   }
 
   private sessionsOf(connection: Connection): Iterable<Session> {
+    // A connection of one caller's own (token exchange) speaks for that identity's sessions only.
+    if (connection.callerKey !== undefined) return this.callerSessions(connection.callerKey);
     if (connection.sessionKey === undefined) return this.sessions.all();
     const session = this.sessions.get(connection.sessionKey);
     return session ? [session] : [];
+  }
+
+  private *callerSessions(key: string): Iterable<Session> {
+    for (const session of this.sessions.all()) if (callerKey(session.principal) === key) yield session;
   }
 }

@@ -29,6 +29,9 @@ export interface Exchange {
   readonly controller: AbortController;
   /** Messages tied to this request (progress, logs, server-to-client requests), sent before its response. */
   readonly related: Outlet;
+  /** The caller's raw token on this request (`Authorization: Bearer`): the subject of a token exchange.
+   * Never logged, never forwarded. */
+  readonly bearer?: string;
   connection?: Connection;
 }
 

@@ -1,0 +1,71 @@
+// Decisions as events: every deny of the `policy:` rules becomes one structured log line at info (who, method,
+// item, rule, effect, reason), for operators and later the audit log; the client sees only the ordinary answer.
+import type { Visibility } from './compose.js';
+import type { CallLog, Principal, Target } from './types.js';
+
+/** What `decide` tells about a deny (structurally: rules.ts imports this file, not the other way round). */
+interface Denied {
+  readonly rule?: string;
+  readonly effect: string;
+  readonly reason: string;
+}
+
+/** What resolution can tell of the method from the kind of item it resolves (a tool only ever by tools/call). */
+const METHOD_OF_KIND: Partial<Record<Target['kind'], string>> = { tool: 'tools/call' };
+
+export interface DecisionEvent {
+  readonly subject: string;
+  readonly via: string;
+  readonly method?: string;
+  readonly kind: Target['kind'];
+  readonly item: string;
+  readonly upstream: string;
+  readonly rule?: string;
+  readonly effect: string;
+  readonly reason: string;
+}
+
+export function decisionEvent(
+  principal: Principal,
+  method: string | undefined,
+  target: Target,
+  decision: Denied,
+): DecisionEvent {
+  return {
+    subject: principal.subject,
+    via: principal.via,
+    ...(method ? { method } : {}),
+    kind: target.kind,
+    item: target.name,
+    upstream: target.upstream,
+    ...(decision.rule ? { rule: decision.rule } : {}),
+    effect: decision.effect,
+    reason: decision.reason,
+  };
+}
+
+/**
+ * The visibility that resolution asks, with a decision event for each item the rules deny there (an item that
+ * does not exist is never asked about, so it leaves no line; lists and notifications use the plain predicate).
+ */
+export function logDenials(
+  visibility: Visibility,
+  rules: { decide(principal: Principal, target: Target): Denied & { allowed: boolean } },
+  log: CallLog,
+): Visibility {
+  return {
+    viewKey: visibility.viewKey,
+    visible(principal, target) {
+      if (visibility.visible(principal, target)) return true;
+      if (target.kind !== 'upstream') {
+        const decision = rules.decide(principal, target);
+        if (!decision.allowed)
+          log.info(
+            { decision: decisionEvent(principal, METHOD_OF_KIND[target.kind], target, decision) },
+            'policy decision',
+          );
+      }
+      return false;
+    },
+  };
+}

@@ -16,7 +16,15 @@ import {
 } from './lib/cells.js';
 import { REPO_ROOT, compileUpstream } from './lib/compile.js';
 import { callTable, goalsTable, idleTable, listTable, med, setupTable, type Results } from './lib/report.js';
-import { ALL_TARGETS, finishLogs, startTarget, type TargetName, type UpstreamShape } from './lib/targets.js';
+import { securedTable } from './lib/report-secured.js';
+import {
+  ALL_TARGETS,
+  finishLogs,
+  runsCell,
+  startTarget,
+  type TargetName,
+  type UpstreamShape,
+} from './lib/targets.js';
 
 const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--duration SEC] [--warmup SEC]
   [--targets ${ALL_TARGETS.join(',')}] [--cells echo-c1,...,payload-c50,setup,idle,list] [--idle-sessions N] [--no-write]`;
@@ -105,13 +113,15 @@ async function runGroup(groupCells: Cell[], groupTargets: TargetName[], shape: U
   if (groupCells.length === 0) return;
   const running = new Map<TargetName, Awaited<ReturnType<typeof startTarget>>>();
   try {
-    for (const name of groupTargets) {
+    // A target that runs none of the group's cells (see TARGET_CELLS) is not started for it.
+    for (const name of groupTargets.filter((t) => groupCells.some((cell) => runsCell(t, cell.id)))) {
       try {
         running.set(name, await startTarget(name, upstreamJs, shape));
       } catch (error) {
         const message = (error as Error).message;
         console.error(`! ${name} did not start: ${message}`);
-        for (const cell of groupCells) ((results[cell.id] ??= {})[name] ??= []).push({ error: message });
+        for (const cell of groupCells.filter((c) => runsCell(name, c.id)))
+          ((results[cell.id] ??= {})[name] ??= []).push({ error: message });
       }
     }
     // An unrecorded warm-up per target, so round 1 does not pay for JIT compilation and lazy start-up.
@@ -126,7 +136,7 @@ async function runGroup(groupCells: Cell[], groupTargets: TargetName[], shape: U
       for (const cell of groupCells) {
         // Rotate the order each round so no target always runs first (or right after the heaviest one).
         const order = [...running.keys()].map((_, i, all) => all[(i + round) % all.length]);
-        for (const name of order) {
+        for (const name of order.filter((t) => runsCell(t, cell.id))) {
           const slot = ((results[cell.id] ??= {})[name] ??= []);
           try {
             const result =
@@ -177,7 +187,7 @@ const startedAt = Date.now();
 const mainCells = cells.filter((cell) => cell.kind !== 'list');
 await runGroup(mainCells, targets, { extraTools: 0, upstreams: 1 });
 // 20 upstreams x 50 tools for a gateway; one upstream with the same 1,000 tools for everyone else.
-const listTargets = targets.filter((t) => t !== 'switchboard-http');
+const listTargets = targets.filter((t) => t !== 'switchboard-http' && runsCell(t, 'list'));
 await runGroup(
   cells.filter((cell) => cell.kind === 'list'),
   listTargets,
@@ -226,6 +236,15 @@ if (cells.includes(LIST_CELL)) {
   sections.push(
     '## tools/list of 1,000 tools (Switchboard: 20 stdio upstreams × 50 tools; others: one upstream with 1,000)',
     listTable(results, listTargets),
+  );
+}
+const secured = securedTable(results, cells, targets);
+if (secured) {
+  sections.push(
+    '## Policy and auth on, against the bare gateway (switchboard-stdio; same stdio upstream)',
+    'CPU vs bare: the difference in the gateway process per round (the two ran back to back), then the median. ' +
+      'The secured targets run only the cells where policy and auth can cost something.',
+    secured,
   );
 }
 const goals = goalsTable(results, targets);

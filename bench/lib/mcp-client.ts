@@ -93,6 +93,8 @@ export class McpHttpSession {
   constructor(
     private readonly url: URL,
     private readonly agent: http.Agent,
+    /** `Authorization` on every request of the session (`Bearer <key or token>`), for targets with auth on. */
+    private readonly authorization?: string,
   ) {}
 
   private headers(): Record<string, string> {
@@ -100,6 +102,7 @@ export class McpHttpSession {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
     };
+    if (this.authorization) headers.authorization = this.authorization;
     if (this.sessionId) {
       headers['mcp-session-id'] = this.sessionId;
       headers['mcp-protocol-version'] = this.protocolVersion;

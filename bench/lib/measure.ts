@@ -14,6 +14,8 @@ export interface Target {
   tool(name: string): string;
   /** At most this many idle sessions in the memory cell (a process per session cannot take 1,000). */
   maxIdleSessions?: number;
+  /** The `Authorization` header of a new session, for targets with auth on (each session keeps its own). */
+  authorization?(): string;
 }
 
 export interface LoadResult {
@@ -41,7 +43,7 @@ async function openSessions(target: Target, agent: http.Agent, count: number, pa
   const worker = async () => {
     while (next < count) {
       next++;
-      const session = new McpHttpSession(target.url, agent);
+      const session = new McpHttpSession(target.url, agent, target.authorization?.());
       await session.open();
       sessions.push(session);
     }
@@ -154,7 +156,7 @@ export async function runSetup(
   const before = sampleTree(target.roots);
   const startedAt = performance.now();
   while (performance.now() - startedAt < durationMs && opened.length + errors < maxSessions) {
-    const session = new McpHttpSession(target.url, agent);
+    const session = new McpHttpSession(target.url, agent, target.authorization?.());
     const start = performance.now();
     try {
       await session.open();

@@ -1,15 +1,16 @@
 // Starts and stops the targets the bench compares, each as child processes on loopback: the SDK server itself
-// (direct), Switchboard over a stdio or HTTP upstream, and the peers mcp-proxy and supergateway from npm.
+// (direct), Switchboard over a stdio or HTTP upstream (bare, or with policy and auth on), and the npm peers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { REPO_ROOT } from './compile.js';
+import { REPO_ROOT, compileToCache } from './compile.js';
 import { McpHttpSession, createAgent } from './mcp-client.js';
 import { processTree } from './proc.js';
 import type { Target } from './measure.js';
+import { securedSetup, type SecuredTargetName } from './secured.js';
 
 export const GATEWAY_CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
 const START_TIMEOUT_MS = 60_000;
@@ -32,14 +33,35 @@ export interface UpstreamShape {
   upstreams: number;
 }
 
-export type TargetName = 'direct' | 'switchboard-stdio' | 'switchboard-http' | 'mcp-proxy' | 'supergateway';
+export type TargetName =
+  'direct' | 'switchboard-stdio' | 'switchboard-http' | 'mcp-proxy' | 'supergateway' | SecuredTargetName;
 export const ALL_TARGETS: TargetName[] = [
   'direct',
   'switchboard-stdio',
   'switchboard-http',
   'mcp-proxy',
   'supergateway',
+  'switchboard-policy',
+  'switchboard-apikey',
+  'switchboard-jwt',
+  'switchboard-secured',
 ];
+
+/**
+ * The cells a target runs when it runs only some (all others run every cell): the secured variants of
+ * switchboard-stdio are compared with it where policy and auth can cost something (calls and the policy view
+ * of a list), which keeps a full run near its old length.
+ */
+export const TARGET_CELLS: Partial<Record<TargetName, readonly string[]>> = {
+  'switchboard-policy': ['echo-c10', 'echo-c50', 'list'],
+  'switchboard-secured': ['echo-c10', 'echo-c50', 'list'],
+  'switchboard-apikey': ['echo-c10'],
+  'switchboard-jwt': ['echo-c10'],
+};
+
+export function runsCell(target: TargetName, cell: string): boolean {
+  return TARGET_CELLS[target]?.includes(cell) ?? true;
+}
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -66,7 +88,14 @@ function tail(log: string): string {
 }
 
 /** Waits until an MCP session can be opened and `tools/list` shows the expected tool. */
-async function waitReady(url: URL, toolName: string, child: ChildProcess, log: string, label: string) {
+async function waitReady(
+  url: URL,
+  toolName: string,
+  child: ChildProcess,
+  log: string,
+  label: string,
+  authorization?: string,
+) {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let lastError = 'not tried';
   while (Date.now() < deadline) {
@@ -76,7 +105,7 @@ async function waitReady(url: URL, toolName: string, child: ChildProcess, log: s
       );
     }
     const agent = createAgent();
-    const session = new McpHttpSession(url, agent);
+    const session = new McpHttpSession(url, agent, authorization);
     try {
       await session.open();
       const answer = await session.request('tools/list', '{}');
@@ -125,13 +154,26 @@ export async function startTarget(
   name: TargetName,
   upstreamJs: string,
   shape: UpstreamShape,
+  /** Extra node options for the gateway process alone (the profiler passes `--cpu-prof`). */
+  gatewayNodeArgs: string[] = [],
 ): Promise<RunningTarget> {
   const children: ChildProcess[] = [];
-  const started = async (label: string, args: string[], url: URL, readyTool: string) => {
+  const cleanups: (() => Promise<void>)[] = [];
+  const started = async (
+    label: string,
+    args: string[],
+    url: URL,
+    readyTool: string,
+    authorization?: string,
+  ) => {
     const { child, log } = launch(label, args);
     children.push(child);
-    await waitReady(url, readyTool, child, log, label);
+    await waitReady(url, readyTool, child, log, label, authorization);
     return child;
+  };
+  const stop = async () => {
+    await stopAll(children);
+    await Promise.all(cleanups.map((cleanup) => cleanup()));
   };
   const make = (url: URL, tool: (n: string) => string, extra: Partial<Target> = {}): RunningTarget => ({
     name,
@@ -139,7 +181,7 @@ export async function startTarget(
     roots: children.map((child) => child.pid!),
     tool,
     ...extra,
-    stop: () => stopAll(children),
+    stop,
   });
   const plain = (n: string) => n;
   try {
@@ -172,13 +214,17 @@ export async function startTarget(
         return make(url, plain, { maxIdleSessions: 20 });
       }
       case 'switchboard-stdio':
-      case 'switchboard-http': {
+      case 'switchboard-http':
+      case 'switchboard-policy':
+      case 'switchboard-apikey':
+      case 'switchboard-jwt':
+      case 'switchboard-secured': {
         if (!existsSync(GATEWAY_CLI))
           throw new Error(`${GATEWAY_CLI} is missing: run \`npm run build\` first`);
         const upstreams: Record<string, unknown> = {};
         for (let i = 0; i < shape.upstreams; i++) {
           const upstreamName = shape.upstreams > 1 ? `u${i}` : 'up';
-          if (name === 'switchboard-stdio') {
+          if (name !== 'switchboard-http') {
             const args = upstreamArgs(upstreamJs, shape.extraTools, ['--stdio']);
             upstreams[upstreamName] = { command: process.execPath, args };
           } else {
@@ -193,28 +239,30 @@ export async function startTarget(
             upstreams[upstreamName] = { url: upstreamUrl.href };
           }
         }
+        const secured =
+          name === 'switchboard-stdio' || name === 'switchboard-http'
+            ? undefined
+            : await securedSetup(name, url.href);
+        if (secured) cleanups.push(secured.stop);
         const config = path.join(logDir, `${name}-${Date.now()}.json`);
-        writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port }, upstreams }, null, 2));
+        const content = { listen: { host: '127.0.0.1', port }, upstreams, ...secured?.config };
+        writeFileSync(config, JSON.stringify(content, null, 2));
         const first = shape.upstreams > 1 ? 'u0' : 'up';
-        const gatewayArgs = [
-          GATEWAY_CLI,
-          'serve',
-          '--config',
-          config,
-          '--host',
-          '127.0.0.1',
-          '--port',
-          String(port),
-        ];
-        const gateway = await started(name, gatewayArgs, url, `${first}__echo`);
+        // The launcher adds the no-op audit stage through buildGateway; otherwise the CLI as users run it.
+        const gatewayArgs = secured?.audit
+          ? [compileToCache('bench/policy-gateway.ts', 'switchboard-bench'), REPO_ROOT, config, String(port)]
+          : [GATEWAY_CLI, 'serve', '--config', config, '--host', '127.0.0.1', '--port', String(port)];
+        const authorization = secured?.authorization;
+        const args = [...gatewayNodeArgs, ...gatewayArgs];
+        const gateway = await started(name, args, url, `${first}__echo`, authorization?.());
         // The gateway is the proxy process: it goes first among the roots.
         children.splice(children.indexOf(gateway), 1);
         children.unshift(gateway);
-        return make(url, (n) => `${first}__${n}`);
+        return make(url, (n) => `${first}__${n}`, authorization ? { authorization } : {});
       }
     }
   } catch (error) {
-    await stopAll(children);
+    await stop();
     throw error;
   }
 }

@@ -1,0 +1,92 @@
+// What policy and auth cost: each secured target next to the bare gateway (switchboard-stdio, same upstream),
+// with the CPU difference and the rate ratio taken per round (both ran back to back in it) before the median,
+// so a noisy round moves both figures together instead of showing up as a difference.
+import type { Cell } from './cells.js';
+import type { Results } from './report.js';
+
+export const BARE = 'switchboard-stdio';
+export const SECURED = ['switchboard-policy', 'switchboard-apikey', 'switchboard-jwt', 'switchboard-secured'];
+
+const WHAT: Record<string, string> = {
+  'switchboard-policy': '`policy:` of 20 rules + no-op audit stage',
+  'switchboard-apikey': 'API-key auth',
+  'switchboard-jwt': 'JWT auth (RS256, verified once per token, then cached)',
+  'switchboard-secured': 'API key + 50 rules with CEL + no-op audit stage',
+};
+
+function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function med(results: Results, cell: string, target: string, field: string): number {
+  const rounds = results[cell]?.[target] ?? [];
+  return median(rounds.map((r) => (r as unknown as Record<string, number>)[field]));
+}
+
+function paired(results: Results, cell: string, target: string, base: string, field: string) {
+  const ours = results[cell]?.[target] ?? [];
+  const theirs = results[cell]?.[base] ?? [];
+  const value = (r: unknown) => (r as Record<string, number> | undefined)?.[field] ?? NaN;
+  return ours.map((r, i) => [value(r), value(theirs[i])] as const);
+}
+
+/** The median over rounds of (target - base) for one field, pairing the rounds both measured. */
+export function pairedDelta(results: Results, cell: string, target: string, base: string, field: string) {
+  return median(paired(results, cell, target, base, field).map(([a, b]) => a - b));
+}
+
+/** The median over rounds of target / base: a round where the whole machine was slow cancels out. */
+export function pairedRatio(results: Results, cell: string, target: string, base: string, field: string) {
+  return median(paired(results, cell, target, base, field).map(([a, b]) => (b > 0 ? a / b : NaN)));
+}
+
+const fmt = (value: number, digits = 0) =>
+  Number.isFinite(value)
+    ? value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '—';
+const signed = (value: number, digits = 0) =>
+  Number.isFinite(value) ? `${value >= 0 ? '+' : '−'}${fmt(Math.abs(value), digits)}` : '—';
+const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '—');
+const times = (a: number, b: number) => (b > 0 && Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—');
+
+/** One row per secured target and cell it ran; empty when none ran. */
+export function securedTable(results: Results, cells: Cell[], targets: string[]): string {
+  const rows: string[][] = [];
+  for (const target of SECURED.filter((t) => targets.includes(t))) {
+    for (const cell of cells.filter((c) => c.kind === 'call' || c.kind === 'list')) {
+      if (!results[cell.id]?.[target]) continue;
+      const m = (t: string, field: string) => med(results, cell.id, t, field);
+      const list = cell.kind === 'list';
+      rows.push([
+        target,
+        WHAT[target],
+        cell.id.replace('-c', ' C='),
+        fmt(m(target, 'callsPerSecond')),
+        ratio(pairedRatio(results, cell.id, target, BARE, 'callsPerSecond')),
+        list ? '—' : times(m(target, 'callsPerSecond'), m('direct', 'callsPerSecond')),
+        fmt(m(target, 'p50Ms'), 2),
+        signed(pairedDelta(results, cell.id, target, BARE, 'p50Ms'), 2),
+        fmt(m(target, 'rootCpuPerCallUs')),
+        fmt(m(BARE, 'rootCpuPerCallUs')),
+        signed(pairedDelta(results, cell.id, target, BARE, 'rootCpuPerCallUs')),
+      ]);
+    }
+  }
+  if (rows.length === 0) return '';
+  const header = [
+    'target',
+    'on',
+    'cell',
+    'calls/s',
+    `× ${BARE} (paired)`,
+    '× direct',
+    'p50 ms',
+    'p50 vs bare ms',
+  ];
+  header.push('CPU/call proxy µs', 'bare µs', 'CPU vs bare µs (paired)');
+  const align = header.map((_, i) => (i < 3 ? '---' : '---:'));
+  return [header, align, ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
+}

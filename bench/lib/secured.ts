@@ -1,0 +1,121 @@
+// What the bench's secured targets add to the bare gateway's config: a `policy:` block of N rules (with CEL
+// `when:`s for the secured path), API-key or JWT auth, and the credential the load client presents.
+import { createHash, randomBytes } from 'node:crypto';
+
+export type SecuredTargetName =
+  'switchboard-policy' | 'switchboard-apikey' | 'switchboard-jwt' | 'switchboard-secured';
+
+export interface SecuredSetup {
+  /** Merged into the generated gateway config (`auth:`, `policy:`). */
+  config: Record<string, unknown>;
+  /** The `Authorization` header value of the next session; absent: the target needs none. */
+  authorization?: () => string;
+  /** Runs the launcher with the no-op audit stage instead of `dist/cli.js serve`. */
+  audit: boolean;
+  stop(): Promise<void>;
+}
+
+/** The subject and group every bench client has, so the rules about "them" are the ones that match. */
+const SUBJECT = 'bench-client';
+const GROUP = 'bench';
+/** Distinct JWTs handed to sessions in turn: each pays for its signature once, then hits the cache. */
+const TOKEN_POOL = 64;
+
+/**
+ * `count` rules in the mix a real policy has: the few that let the bench client see and call everything it
+ * uses (all 1,000 list tools stay visible), rules about other teams and users, and denies on tools that do not
+ * exist. With `cel`, every fifth rule has a `when:` (9 of 50): 4 read `args` of `*__echo`, so every echo call
+ * evaluates CEL (the costly case of the secured path), the rest read only the principal and the upstream.
+ */
+export function benchPolicy(count: number, cel: boolean): Record<string, unknown> {
+  const rules: Record<string, unknown>[] = [
+    { name: 'bench-calls', allow: { tools: ['*__echo', '*__payload'] } },
+    { name: 'bench-list', allow: { tools: ['*__tool_*'], prompts: ['*'], resources: ['bench://*'] } },
+  ];
+  for (let i = rules.length; i < count; i++) {
+    const name = `rule-${i}`;
+    if (cel && i % 5 === 0) {
+      // Alternately an args rule on the hot tool (evaluated per call) and a principal/upstream one (per view).
+      rules.push(
+        i % 10 === 0
+          ? {
+              name,
+              deny: { tools: ['*__echo'] },
+              when: `has(args.text) && size(args.text) > ${10_000 + i}`,
+            }
+          : {
+              name,
+              principals: { groups: [GROUP, `team-${i}`] },
+              deny: { tools: ['*'] },
+              when: `upstream == 'crm-${i}' && !('admins' in principal.groups)`,
+            },
+      );
+      continue;
+    }
+    switch (i % 4) {
+      case 0:
+        rules.push({ name, principals: { groups: [`team-${i}`] }, allow: { tools: [`team${i}__*`] } });
+        break;
+      case 1:
+        rules.push({ name, deny: { tools: [`*__admin_${i}_*`, `*__drop_${i}`] } });
+        break;
+      case 2:
+        rules.push({ name, principals: { subjects: [`user-${i}`], via: ['jwt'] }, allow: { tools: ['*'] } });
+        break;
+      default:
+        rules.push({ name, principals: { via: ['introspection'] }, deny: { prompts: [`*secret_${i}*`] } });
+    }
+  }
+  return { default: 'deny', rules };
+}
+
+function apiKey(): { auth: Record<string, unknown>; header: string } {
+  const key = randomBytes(32).toString('hex');
+  // Stored as the config documents it: the SHA-256, never the key itself.
+  const sha256 = `sha256:${createHash('sha256').update(key).digest('hex')}`;
+  return { auth: { apiKeys: [{ subject: SUBJECT, groups: [GROUP], sha256 }] }, header: `Bearer ${key}` };
+}
+
+/** What target `name` adds to a gateway whose /mcp is `resource`. */
+export async function securedSetup(name: SecuredTargetName, resource: string): Promise<SecuredSetup> {
+  switch (name) {
+    case 'switchboard-policy':
+      return { config: { policy: benchPolicy(20, false) }, audit: true, stop: async () => {} };
+    case 'switchboard-apikey': {
+      const { auth, header } = apiKey();
+      return {
+        config: { auth: { resource, ...auth } },
+        authorization: () => header,
+        audit: false,
+        stop: async () => {},
+      };
+    }
+    case 'switchboard-secured': {
+      const { auth, header } = apiKey();
+      return {
+        config: { auth: { resource, ...auth }, policy: benchPolicy(50, true) },
+        authorization: () => header,
+        audit: true,
+        stop: async () => {},
+      };
+    }
+    case 'switchboard-jwt': {
+      // The tests' real OpenID provider (oidc-provider, RSA keys) in this process: the gateway finds its JWKS by
+      // discovery, as it would at a real provider. Loaded only here, so other runs never pay for it.
+      const { startOidcProvider } = await import('../../test/fixtures/oidc/provider.js');
+      const idp = await startOidcProvider({ ttl: 3600 });
+      const tokens = await Promise.all(
+        Array.from({ length: TOKEN_POOL }, () =>
+          idp.mint({ sub: SUBJECT, aud: resource, scope: 'mcp:tools', groups: [GROUP] }, { expiresIn: 3600 }),
+        ),
+      );
+      let next = 0;
+      return {
+        config: { auth: { resource, requiredScopes: ['mcp:tools'], jwt: { issuer: idp.issuer } } },
+        authorization: () => `Bearer ${tokens[next++ % tokens.length]}`,
+        audit: false,
+        stop: () => idp.close(),
+      };
+    }
+  }
+}

@@ -214,14 +214,54 @@ export function createRulesPolicy(options: PolicyOptions, names?: PublishedNames
     decide,
   };
   if (!rules.some((rule) => rule.when?.reads.args)) return policy;
+
+  /** The rules about a view's principals that read args, found once per view. */
+  const argRulesOf = new WeakMap<View, readonly CompiledRule[]>();
+  /**
+   * Whether the item is allowed before any rule that reads args is looked at: decided once per view and item
+   * (the call only got here because the item is visible, so no rule without args denies it).
+   */
+  function allowedWithoutArgRules(view: View, principal: Principal, target: Target): boolean {
+    const memoKey = `base\0${target.kind}\0${target.upstream}\0${target.name}`;
+    const known = view.memo.get(memoKey);
+    if (known !== undefined) return known;
+    const { matches } = decide(principal, target);
+    const allowed =
+      !matches.some((m) => m.counts && m.effect === 'deny') &&
+      (allowByDefault ||
+        matches.some((m) => m.counts && m.effect === 'allow' && m.condition !== 'depends on args'));
+    if (view.memo.size >= MEMO_MAX) view.memo.clear();
+    view.memo.set(memoKey, allowed);
+    return allowed;
+  }
+  /**
+   * The per-call check: only the rules that read args are evaluated (a deny whose condition fails to evaluate
+   * applies); the same answer `decide` gives with the call, which runs only to explain a refusal.
+   */
+  function callAllowed(view: View, call: Call, kind: ItemKind, args: object): boolean {
+    let argRules = argRulesOf.get(view);
+    if (!argRules) argRulesOf.set(view, (argRules = view.rules.filter((rule) => rule.when?.reads.args)));
+    const { name, upstream } = call.target;
+    const context = { principal: call.principal, method: call.method, name, upstream, args };
+    let allowedByArgs = false;
+    for (const rule of argRules) {
+      if (rule.deny[kind]?.test.test(name) && evaluateWhen(rule.when!, context) !== false) return false;
+      if (!allowedByArgs && rule.allow[kind]?.test.test(name) && evaluateWhen(rule.when!, context) === true)
+        allowedByArgs = true;
+    }
+    return allowedByArgs || allowedWithoutArgRules(view, call.principal, call.target);
+  }
+
   return {
     ...policy,
     methods: ['tools/call', 'prompts/get'],
     async around<T extends Target>(call: Call<T>, next: Next<T>): Promise<Result> {
       const kind = itemKind(call.target);
-      if (!kind || !viewOf(call.principal).byArgs[kind]?.test(call.target.name)) return next(call);
+      const view = viewOf(call.principal);
+      if (!kind || !view.byArgs[kind]?.test(call.target.name)) return next(call);
       const given = call.params.arguments;
       const args = typeof given === 'object' && given !== null && !Array.isArray(given) ? given : NO_ARGS;
+      if (callAllowed(view, call, kind, args)) return next(call);
       const decision = decide(call.principal, call.target, { method: call.method, args });
       if (decision.allowed) return next(call);
       call.log.info(

@@ -1,7 +1,7 @@
 // Shared by the auth tests: raw requests with exact statuses and headers, and the check that a refusal says
 // nothing of the token it refused (neither the token, any of its parts, nor the claim values inside it).
 import { expect } from 'vitest';
-import { INIT } from '../helpers/gateway.js';
+import { INIT, rawPost } from '../helpers/gateway.js';
 
 export const RESOURCE = 'https://gw.example.test/mcp';
 export const METADATA_URL = 'https://gw.example.test/.well-known/oauth-protected-resource/mcp';
@@ -18,16 +18,8 @@ export async function initialize(
   headers: Record<string, string> = {},
   body: string = INIT,
 ): Promise<Answer> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...headers,
-    },
-    body,
-  });
-  return { status: response.status, headers: response.headers, text: await response.text() };
+  const { status, headers: answered, text } = await rawPost(url, body, headers);
+  return { status, headers: answered, text };
 }
 
 export function bearer(token: string): Record<string, string> {

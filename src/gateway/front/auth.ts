@@ -25,8 +25,6 @@ export const STDIO_PRINCIPAL: Principal = Object.freeze({
   via: 'stdio',
 });
 
-export const anonymous: Authenticate = () => ANONYMOUS;
-
 /** The stdio front's principal: the configured subject, else the OS user running the process. */
 export function stdioPrincipal(settings: { subject?: string; groups?: readonly string[] } = {}): Principal {
   return Object.freeze({

@@ -1,6 +1,8 @@
 // redactText: credentials out of free text (upstream errors and stderr, log lines, /readyz) before anyone
-// sees it. Pure, with no imports, so upstreams/ may use it too. Patterns catch the usual shapes; the
-// secrets the config names (header values, URL passwords, env tokens) are removed wherever they appear.
+// sees it. Pure (it imports only the secrets stage's rule table), so upstreams/ may use it too. Patterns catch
+// the usual shapes and every credential format the secrets stage knows; the secrets the config names (header
+// values, URL passwords, env tokens) are removed wherever they appear.
+import { replaceSecrets } from './policy/secrets/detect.js';
 
 export const REDACTED = '[redacted]';
 
@@ -45,6 +47,9 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
     const encoded = encodeURIComponent(secret);
     if (encoded !== secret && out.includes(encoded)) out = out.split(encoded).join(REDACTED);
   }
+  // The secrets stage's formats first (private keys, cloud keys, GitLab, npm, JWTs...), before a pattern below
+  // eats the start of one: whatever it redacts in arguments and results must not reach a log line another way.
+  out = replaceSecrets(out, () => REDACTED).text;
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
   return out;
 }

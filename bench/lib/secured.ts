@@ -69,6 +69,41 @@ export function benchPolicy(count: number, cel: boolean): Record<string, unknown
   return { default: 'deny', rules };
 }
 
+/**
+ * What G8 adds on top of the rules: a rule limiting the bench client's calls (a window and a bulkhead) and the
+ * HTTP edge limit, each far above anything a run reaches, so the bench measures what counting costs, never a
+ * refusal.
+ */
+export function benchLimits(policy: Record<string, unknown>): Record<string, unknown> {
+  const rules = policy.rules as Record<string, unknown>[];
+  const quota = {
+    name: 'bench-quota',
+    principals: { groups: [GROUP] },
+    allow: { tools: ['*__echo', '*__payload'] },
+    limits: { calls: 1_000_000_000, per: '1h', concurrent: 10_000 },
+  };
+  return {
+    policy: { ...policy, rules: [...rules, quota] },
+    http: { rateLimit: { max: 1_000_000_000, per: '1m' } },
+  };
+}
+
+/**
+ * The tool-safety stages on the hot tool: a rule guarding echo's argument (a length cap and an RE2 pattern, as
+ * a real policy would) and an approval rule on tools the bench never calls, so every echo call passes through
+ * the guard and approval stages without a person being asked. Secret scanning of results is on by default.
+ */
+export function benchSafety(policy: Record<string, unknown>): Record<string, unknown> {
+  const rules = policy.rules as Record<string, unknown>[];
+  const guard = {
+    name: 'bench-guard',
+    principals: { groups: [GROUP] },
+    guards: { '*__echo': { text: { maxLength: 100_000, pattern: '^[^\\x00]*$' } } },
+  };
+  const approval = { name: 'bench-approve', approve: { tools: ['*__delete_*'] } };
+  return { ...policy, rules: [...rules, guard, approval] };
+}
+
 function apiKey(): { auth: Record<string, unknown>; header: string } {
   const key = randomBytes(32).toString('hex');
   // Stored as the config documents it: the SHA-256, never the key itself.
@@ -93,7 +128,7 @@ export async function securedSetup(name: SecuredTargetName, resource: string): P
     case 'switchboard-secured': {
       const { auth, header } = apiKey();
       return {
-        config: { auth: { resource, ...auth }, policy: benchPolicy(50, true) },
+        config: { auth: { resource, ...auth }, ...benchLimits(benchSafety(benchPolicy(50, true))) },
         authorization: () => header,
         audit: true,
         stop: async () => {},

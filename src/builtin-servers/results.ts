@@ -7,8 +7,10 @@ import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-/** An error whose message was written for the client (names only its own arguments). */
-export class ToolError extends Error {}
+import { ToolError } from '../policy/guards/tool-error.js';
+
+// One class for the built-in servers and the guards they share with any upstream (src/policy/guards).
+export { ToolError };
 
 export function textResult(text: string, structuredContent?: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text }], ...(structuredContent ? { structuredContent } : {}) };

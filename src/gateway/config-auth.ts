@@ -2,7 +2,7 @@
 // front's principal, and per-upstream credentials (client credentials, token exchange). Shapes only; the
 // modes that use them live in front/auth and upstreams.
 import { z } from 'zod';
-import { duration } from './config-duration.js';
+import { duration } from '../duration.js';
 
 const SHA256 = /^(sha256:)?[0-9a-f]{64}$/i;
 const HMAC = /^HS(256|384|512)$/;

@@ -9,9 +9,12 @@ import { GatewayError } from '../errors.js';
 import { policySchema } from '../policy/rules-schema.js';
 import { builtinServers } from '../builtin-servers/index.js';
 import { principalEnvProblem } from '../upstreams/principal-env.js';
+import { endpointsSchema } from '../policy/endpoints-schema.js';
+import { secretsSchema } from '../policy/secrets/schema.js';
 import { authSchema, stdioAuthSchema, upstreamAuthSchema } from './config-auth.js';
+import { toolsCurationSchema } from './config-curation.js';
 import { describeIssues, formatIssue } from './config-issues.js';
-import { duration } from './config-duration.js';
+import { duration } from '../duration.js';
 import {
   normalizeHostShape,
   readEnvFile,
@@ -41,13 +44,19 @@ const common = {
   /** The largest result a call accepts from this upstream, in bytes (defaults.maxResultBytes). */
   maxResultBytes: z.number().int().positive().optional(),
   enabled: z.boolean().default(true),
+  /** The most calls in flight to this upstream at once, from all clients together (a bulkhead); more are
+   * refused at once with a retry hint. Absent: no cap beyond the rules' own `limits.concurrent`. */
+  maxConcurrent: z.number().int().positive().optional(),
   /** Catalogue filters by the upstream's own names (tools, prompts) or URIs and URI templates (resources):
    * what they leave out does not exist behind the gateway, for lists, calls and probes alike. */
-  tools: allowDenySchema.optional(),
+  tools: toolsCurationSchema.optional(),
   prompts: allowDenySchema.optional(),
   resources: allowDenySchema.optional(),
   /** Credentials the gateway itself obtains for this upstream (never the client's own token). */
   auth: upstreamAuthSchema.optional(),
+  /** Credentials in calls' arguments and results: redact | block | off, or { args, results } (default: results
+   * redacted, arguments passed as they are). */
+  secrets: secretsSchema.optional(),
   /** Claude Desktop / VS Code entries carry a `type`; it is accepted and checked against the shape. */
   type: z.enum(['stdio', 'http', 'streamable-http', 'sse']).optional(),
 };
@@ -110,6 +119,19 @@ export const configSchema = z.strictObject({
         .default(8 * 1024 * 1024),
       /** How long a finished answer may wait for a client that does not read it before it is disconnected. */
       drainTimeout: duration.default(30_000),
+      /** A coarse limit of HTTP requests per principal (429 with Retry-After past it); absent: none. */
+      rateLimit: z
+        .strictObject({
+          max: z.number().int().positive(),
+          // Counters keep whole seconds (Redis expiries): a finer window would be silently rounded.
+          per: duration
+            .refine(
+              (ms) => ms >= 1000 && ms % 1000 === 0,
+              'per counts whole seconds, 1s at least: 30s, 1m, 1h',
+            )
+            .default(60_000),
+        })
+        .optional(),
     })
     .prefault({}),
   sessions: z
@@ -158,6 +180,16 @@ export const configSchema = z.strictObject({
   auth: authSchema.optional(),
   /** Who may see and call what (rules, deny overrides allow); absent: everything is allowed, as without auth. */
   policy: policySchema.optional(),
+  /** Virtual endpoints: a curated subset of the catalogue served at /mcp/<name>, with auth and policy on top. */
+  endpoints: endpointsSchema.optional(),
+  /** Shared state for several replicas (rate-limit counters today); absent: everything stays in process. */
+  redis: z
+    .strictObject({
+      url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+      /** Put in front of every key, so several gateways (or other programs) can share one Redis. */
+      keyPrefix: z.string().default('switchboard:'),
+    })
+    .optional(),
   logging: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
     .prefault({}),

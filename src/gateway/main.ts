@@ -2,13 +2,15 @@
 // shuts down cleanly on SIGTERM/SIGINT (client sessions closed, stdio children stopped).
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { createEndpointsPolicy } from '../policy/endpoints.js';
 import { explainCall, explainCatalogue, policyWarnings } from '../policy/explain.js';
 import { createRulesPolicy } from '../policy/rules.js';
 import type { Principal, Target } from '../policy/types.js';
 import { configWarnings, loadConfig, type GatewayConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { configSecrets } from './redact.js';
-import { publishedNames, Runtime } from './runtime.js';
+import { publishedNames } from './policies.js';
+import { Runtime } from './runtime.js';
 import { buildGateway } from './server.js';
 import { serveStdio } from './front/stdio.js';
 import { stdioPrincipal } from './front/auth.js';
@@ -90,6 +92,7 @@ export async function check(configFile: string): Promise<number> {
     );
   }
   if (runtime.upstreams.some((u) => u.state !== 'ready')) code = 1;
+  for (const warning of runtime.router.curationWarnings()) process.stderr.write(`warning: ${warning}\n`);
   if (config.policy) {
     const policy = createRulesPolicy(config.policy, publishedNames(config));
     for (const warning of policyWarnings(policy, catalogueTargets(runtime)))
@@ -122,6 +125,16 @@ export async function policyExplain(
     process.stderr.write(`warning: upstream ${u.name} is ${u.state}: its items are missing\n`);
   const { router } = runtime;
   const policy = config.policy && createRulesPolicy(config.policy, publishedNames(config));
+  // Through a virtual endpoint, what lies outside its subset does not exist for the principal at all.
+  const endpoints = principal.endpoint === undefined ? undefined : config.endpoints;
+  if (principal.endpoint !== undefined && !endpoints?.[principal.endpoint]) {
+    process.stderr.write(`error: --as endpoint=${principal.endpoint}: no such endpoint under endpoints:\n`);
+    await runtime.stop();
+    return 2;
+  }
+  const onEndpoint = endpoints
+    ? createEndpointsPolicy(endpoints, publishedNames(config)).visible!.bind(undefined, principal)
+    : () => true;
   if (request.length) {
     const [method, name] = request;
     const found: { target?: Target; template?: Target } | undefined =
@@ -130,9 +143,12 @@ export async function policyExplain(
         : method === 'prompts/get'
           ? { target: router.prompt(name) }
           : router.resource(name);
-    process.stdout.write(explainCall(policy, principal, method, name, found?.target, args, found?.template));
+    const target = found?.target && onEndpoint(found.target) ? found.target : undefined;
+    if (found?.target && !target)
+      process.stdout.write(`not on endpoint ${principal.endpoint}: unknown there, whatever the rules say\n`);
+    process.stdout.write(explainCall(policy, principal, method, name, target, args, found?.template));
   } else {
-    process.stdout.write(explainCatalogue(policy, principal, catalogueTargets(runtime)));
+    process.stdout.write(explainCatalogue(policy, principal, catalogueTargets(runtime).filter(onEndpoint)));
   }
   await runtime.stop();
   return down.length ? 1 : 0;

@@ -30,6 +30,8 @@ export function configSecrets(config: GatewayConfig): string[] {
     const auth = entry.auth as Record<string, { clientSecret?: string } | undefined> | undefined;
     for (const grant of Object.values(auth ?? {})) if (grant?.clientSecret) found.add(grant.clientSecret);
   }
+  // The Redis URL may carry a password (redis://:pass@host).
+  if (config.redis) collectUrlSecrets(config.redis, found, 0);
   // Inbound auth: API keys given in clear (normally from the environment), the HS secret, the introspection
   // client's secret.
   const { auth } = config;

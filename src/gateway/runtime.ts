@@ -7,7 +7,6 @@ import { GatewayError } from '../errors.js';
 import { composeVisibility, type Visibility } from '../policy/compose.js';
 import { logDenials } from '../policy/decisions.js';
 import { allowDeny } from '../policy/glob.js';
-import { createRulesPolicy } from '../policy/rules.js';
 import type { Policy } from '../policy/types.js';
 import { Upstream } from '../upstreams/pool.js';
 import { SessionBudget } from '../upstreams/session-budget.js';
@@ -22,16 +21,12 @@ import { Resolver } from './pipeline/resolve.js';
 import { redactWithConfig } from './redact.js';
 import { UpstreamCallbacks } from './session/callbacks.js';
 import { Inflight } from './session/inflight.js';
+import { SharedRedis } from './stores/redis.js';
+import { configuredPolicies } from './policies.js';
 import { SessionRegistry, type Session } from './session/sessions.js';
 import { TaskBook } from './session/tasks.js';
 import { specFor } from './upstream-spec.js';
 import { notificationOf } from './wire/jsonrpc.js';
-
-/** How tools and prompts are named per upstream, so the rules can judge an upstream as a whole by its globs. */
-export function publishedNames(config: GatewayConfig) {
-  const prefixes = new Map(Object.entries(config.upstreams).map(([name, u]) => [name, u.prefix ?? name]));
-  return { separator: config.namespace.separator, prefixes };
-}
 
 const LIST_CHANGED: Record<CatalogKind, string> = {
   tools: 'notifications/tools/list_changed',
@@ -57,6 +52,8 @@ export class Runtime {
   readonly visibility: Visibility | undefined;
   readonly handler: RequestHandler;
   readonly callbacks: UpstreamCallbacks;
+  /** The Redis connection the stores share (`redis:`); it connects only once a store uses it. */
+  readonly redis: SharedRedis | undefined;
   private readonly tasks: TaskBook;
   private readonly views: Views;
   private readonly byName: Map<string, Upstream>;
@@ -123,6 +120,7 @@ export class Runtime {
             prompts: allowDeny(entry.prompts),
             resources: allowDeny(entry.resources),
           },
+          curation: entry.tools,
         };
       }),
       config.namespace.separator,
@@ -133,9 +131,10 @@ export class Runtime {
       max: config.sessions.max,
       onClose: (session) => this.onSessionClosed(session),
     });
-    // The configured rules come first: every other policy sees only calls the rules let through.
-    const rules = config.policy && createRulesPolicy(config.policy, publishedNames(config));
-    if (rules) policies = [rules, ...policies];
+    this.redis = config.redis && new SharedRedis(config.redis, log);
+    const configured = configuredPolicies(config, [...this.byName.keys()], this.redis, policies);
+    const { rules } = configured;
+    policies = configured.policies;
     this.visibility = composeVisibility(policies);
     const inflight = new Inflight();
     const forwarder = new Forwarder(inflight, this.router);
@@ -164,7 +163,8 @@ export class Runtime {
   /** Connects every upstream; resolves when each first attempt has settled. Name collisions are fatal. */
   start(): Promise<void> {
     this.started ??= (async () => {
-      await Promise.all(this.upstreams.map((upstream) => upstream.start()));
+      // Redis too, when a store uses it: the first calls count in the shared window, not in the fallback.
+      await Promise.all([...this.upstreams.map((upstream) => upstream.start()), this.redis?.settled()]);
       const collisions = this.router.collisions();
       if (collisions.length) {
         await this.stop();
@@ -198,7 +198,7 @@ export class Runtime {
 
   async stop(): Promise<void> {
     this.sessions.closeAll();
-    await Promise.all(this.upstreams.map((upstream) => upstream.stop()));
+    await Promise.all([...this.upstreams.map((upstream) => upstream.stop()), this.redis?.close()]);
   }
 
   readiness() {

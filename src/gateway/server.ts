@@ -11,9 +11,11 @@ import type { Policy } from '../policy/types.js';
 import type { Authenticate } from './front/auth.js';
 import { registerAuth } from './front/auth-hook.js';
 import { createInboundAuth } from './front/auth-inbound.js';
+import { registerEdgeRateLimit } from './front/edge-rate-limit.js';
 import { registerMcpEndpoint } from './front/http.js';
 import { configSecrets } from './redact.js';
 import { Runtime } from './runtime.js';
+import { windowCounters } from './stores/limiter.js';
 import { errorText } from './wire/jsonrpc.js';
 
 export interface BuildOptions {
@@ -82,6 +84,9 @@ export async function buildGateway(
 
   // Who each request is from (after the Host guard): `auth:` when configured, else the seam, else anonymous.
   registerAuth(app, config.auth && createInboundAuth(config.auth, log), options.authenticate);
+  // The coarse per-principal request limit, after authentication and before the routes it covers.
+  if (config.http.rateLimit)
+    await registerEdgeRateLimit(app, config.http.rateLimit, windowCounters(runtime.redis, 'edge:'));
 
   app.setErrorHandler((error: FastifyError | GatewayError, _request, reply) => {
     const gatewayError = asGatewayError(error);

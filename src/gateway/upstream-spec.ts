@@ -1,6 +1,6 @@
 // How a configured upstream is reached: the transport spec (stdio command, HTTP URL with the credentials the
 // gateway obtains for it, or a built-in server created in-process with its options parsed and the published
-// names of its tools).
+// names of its tools, renames included).
 import { builtinServers, type BuiltinName } from '../builtin-servers/index.js';
 import { upstreamCredentials } from '../upstreams/credentials.js';
 import type { UpstreamSpec } from '../upstreams/transports.js';
@@ -36,11 +36,13 @@ export function specFor(
       const options = (definition.optionsSchema as { parse(v: unknown): unknown }).parse(
         builtinOptions(entry),
       );
+      // Built-ins name their own tools in prompts and instructions: they must use the published names, renames
+      // included (a Map: a tool called `constructor` must not find Object's).
+      const renames = new Map(Object.entries(entry.tools?.rename ?? {}));
+      const publicName = (tool: string) => published(renames.get(tool) ?? tool);
       return {
         kind: 'memory',
-        // Built-ins name their own tools in prompts and instructions: they must use the published names.
-        create: () =>
-          (definition.create as (o: unknown, c: object) => any)(options, { baseDir, publicName: published }),
+        create: () => (definition.create as (o: unknown, c: object) => any)(options, { baseDir, publicName }),
       };
     }
   }

@@ -11,8 +11,8 @@ export interface WhenContext {
   readonly args: object;
 }
 
-export type PrincipalField = 'subject' | 'groups' | 'scopes' | 'clientId' | 'via';
-const PRINCIPAL_FIELDS = new Set<string>(['subject', 'groups', 'scopes', 'clientId', 'via']);
+export type PrincipalField = 'subject' | 'groups' | 'scopes' | 'clientId' | 'via' | 'endpoint';
+const PRINCIPAL_FIELDS = new Set<string>(['subject', 'groups', 'scopes', 'clientId', 'via', 'endpoint']);
 
 /** What an expression reads: `principal` is the set of fields, or 'all' when it uses the principal whole. */
 export interface WhenReads {

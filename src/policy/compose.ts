@@ -30,6 +30,7 @@ export function composeVisibility(policies: readonly Policy[]): Visibility | und
               principal.clientId ?? null,
               [...principal.groups].sort(),
               [...principal.scopes].sort(),
+              principal.endpoint ?? null,
             ]),
   };
 }

@@ -1,5 +1,6 @@
-// Decisions as events: every deny of the `policy:` rules becomes one structured log line at info (who, method,
-// item, rule, effect, reason), for operators and later the audit log; the client sees only the ordinary answer.
+// Decisions as events: every deny of the `policy:` rules, and every answer to an approval request, becomes one
+// structured log line at info (who, method, item, rule, effect, outcome, reason), for operators and later the
+// audit log; the client sees only the ordinary answer.
 import type { Visibility } from './compose.js';
 import type { CallLog, Principal, Target } from './types.js';
 
@@ -8,6 +9,10 @@ interface Denied {
   readonly rule?: string;
   readonly effect: string;
   readonly reason: string;
+  /** How an effect that asks someone ended (approval: approved, declined, cancelled, timeout, ...). */
+  readonly outcome?: string;
+  /** The kinds of credential a secrets decision was about (never the credential itself). */
+  readonly secrets?: readonly string[];
 }
 
 /** What resolution can tell of the method from the kind of item it resolves (a tool only ever by tools/call). */
@@ -22,6 +27,8 @@ export interface DecisionEvent {
   readonly upstream: string;
   readonly rule?: string;
   readonly effect: string;
+  readonly outcome?: string;
+  readonly secrets?: readonly string[];
   readonly reason: string;
 }
 
@@ -40,6 +47,8 @@ export function decisionEvent(
     upstream: target.upstream,
     ...(decision.rule ? { rule: decision.rule } : {}),
     effect: decision.effect,
+    ...(decision.outcome ? { outcome: decision.outcome } : {}),
+    ...(decision.secrets ? { secrets: decision.secrets } : {}),
     reason: decision.reason,
   };
 }

@@ -12,6 +12,7 @@ export function parsePrincipal(text: string): Principal {
   const groups: string[] = [];
   const scopes: string[] = [];
   let clientId: string | undefined;
+  let endpoint: string | undefined;
   let via: Via = 'apiKey';
   for (const pair of text.split(',')) {
     if (pair === '') continue;
@@ -23,18 +24,26 @@ export function parsePrincipal(text: string): Principal {
     else if (key === 'groups' || key === 'group') groups.push(value);
     else if (key === 'scopes' || key === 'scope') scopes.push(...value.split(' '));
     else if (key === 'client' || key === 'clientId') clientId = value;
+    else if (key === 'endpoint') endpoint = value;
     else if (key === 'via') {
       if (!VIA.includes(value as Via)) throw new Error(`--as: via must be one of ${VIA.join(', ')}`);
       via = value as Via;
-    } else throw new Error(`--as: unknown key "${key}" (subject, groups, scopes, client, via)`);
+    } else throw new Error(`--as: unknown key "${key}" (subject, groups, scopes, client, via, endpoint)`);
   }
   if (subject === undefined) throw new Error('--as: subject=NAME is required');
-  return { subject, groups, scopes, via, ...(clientId === undefined ? {} : { clientId }) };
+  return {
+    subject,
+    groups,
+    scopes,
+    via,
+    ...(clientId === undefined ? {} : { clientId }),
+    ...(endpoint === undefined ? {} : { endpoint }),
+  };
 }
 
 export function describePrincipal(p: Principal): string {
   const list = (values: readonly string[]) => (values.length ? values.join(',') : '-');
-  return `subject=${p.subject} groups=${list(p.groups)} scopes=${list(p.scopes)} client=${p.clientId ?? '-'} via=${p.via}`;
+  return `subject=${p.subject} groups=${list(p.groups)} scopes=${list(p.scopes)} client=${p.clientId ?? '-'} via=${p.via}${p.endpoint === undefined ? '' : ` endpoint=${p.endpoint}`}`;
 }
 
 const SECTIONS: [TargetKind, string][] = [

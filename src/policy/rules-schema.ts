@@ -1,7 +1,10 @@
 // The `policy:` block of the config: a default and named rules (who, what is allowed or denied, an optional
 // CEL condition). Checked once at load, CEL included, so a typo stops start-up with the rule's name.
 import { z } from 'zod';
+import { duration } from '../duration.js';
 import { compileWhen } from './cel.js';
+import { guardsSchema } from './guards/schema.js';
+import { secretsSchema } from './secrets/schema.js';
 
 const VIA = ['apiKey', 'jwt', 'introspection', 'anonymous', 'stdio'] as const;
 
@@ -26,6 +29,44 @@ const itemsSchema = z.strictObject({
   resources: list(z.string().min(1)).optional(),
 });
 
+/**
+ * How often and how many at once a rule's principals may call the items its `allow` names: `calls` per `per`
+ * window per principal (per principal and tool with `perTool`), `concurrent` calls in flight per principal and
+ * upstream.
+ */
+const limitsSchema = z
+  .strictObject({
+    calls: z.number().int().positive().optional(),
+    // Whole seconds: the shared counter (Redis) keeps its windows in seconds, and a window must mean the same
+    // whether one gateway counts or many.
+    per: duration
+      .refine((ms) => ms >= 1000 && ms % 1000 === 0, 'per counts whole seconds, 1s at least: 30s, 1m, 1h')
+      .optional(),
+    perTool: z.boolean().default(false),
+    concurrent: z.number().int().positive().optional(),
+  })
+  .superRefine((limits, ctx) => {
+    if (limits.calls === undefined && limits.concurrent === undefined)
+      ctx.addIssue({ code: 'custom', message: 'limits needs calls (with per) or concurrent' });
+    if ((limits.calls === undefined) !== (limits.per === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [limits.calls === undefined ? 'per' : 'calls'],
+        message: 'calls and per go together: calls: 60, per: 1m',
+      });
+  });
+
+/**
+ * Tools (globs on public names) whose every call a human approves first, asked through the calling client
+ * (elicitation); `timeout` bounds the wait for the answer (2m when absent). It allows nothing by itself.
+ */
+const approveSchema = z.strictObject({
+  tools: list(z.string().min(1)),
+  timeout: duration
+    .refine((ms) => ms > 0 && ms <= 3_600_000, 'an approval timeout is more than 0 and at most 1h')
+    .optional(),
+});
+
 const ruleSchema = z.strictObject({
   name: z.string().min(1),
   /** Absent: the rule is about everyone. */
@@ -34,6 +75,14 @@ const ruleSchema = z.strictObject({
   deny: itemsSchema.optional(),
   /** A CEL expression over principal, method, name, upstream and args; the rule applies only where it is true. */
   when: z.string().min(1).optional(),
+  /** Rate and concurrency limits on the calls to what this rule allows. */
+  limits: limitsSchema.optional(),
+  /** Calls that need a human's yes first; the rule's principals and `when:` say where. */
+  approve: approveSchema.optional(),
+  /** Public tool-name globs -> argument -> guard, for the rule's principals where its `when:` holds. */
+  guards: guardsSchema.optional(),
+  /** Credentials in the arguments or results of the calls this rule is about (its allow, or every item). */
+  secrets: secretsSchema.optional(),
 });
 
 export const policySchema = z
@@ -49,8 +98,18 @@ export const policySchema = z
       if (seen.has(rule.name))
         ctx.addIssue({ code: 'custom', path: at('name'), message: `rule name "${rule.name}" is used twice` });
       seen.add(rule.name);
-      if (!rule.allow && !rule.deny)
-        ctx.addIssue({ code: 'custom', path: at(), message: `rule "${rule.name}" needs allow or deny` });
+      if (!rule.allow && !rule.deny && !rule.approve && !rule.guards && !rule.secrets)
+        ctx.addIssue({
+          code: 'custom',
+          path: at(),
+          message: `rule "${rule.name}" needs allow, deny, approve, guards or secrets`,
+        });
+      if (rule.limits && !rule.allow)
+        ctx.addIssue({
+          code: 'custom',
+          path: at('limits'),
+          message: `rule "${rule.name}": limits count the calls to what the rule allows; give it allow`,
+        });
       if (rule.when === undefined) return;
       try {
         const when = compileWhen(rule.when);
@@ -74,3 +133,5 @@ export const policySchema = z
 export type PolicyOptions = z.output<typeof policySchema>;
 export type RuleOptions = PolicyOptions['rules'][number];
 export type ItemLists = z.output<typeof itemsSchema>;
+export type LimitOptions = z.output<typeof limitsSchema>;
+export type ApproveOptions = z.output<typeof approveSchema>;

@@ -31,7 +31,8 @@ function signatureOf(p: Principal): string {
   for (const group of p.groups) out += `${group.length}:${group}`;
   out += '|';
   for (const scope of p.scopes) out += `${scope.length}:${scope}`;
-  return out;
+  // The virtual endpoint too: a `when:` may read it.
+  return p.endpoint === undefined ? out : `${out}|${p.endpoint.length}:${p.endpoint}`;
 }
 
 /** The view of each principal: which rules are about them, and the principal fields a `when:` reads per view. */
@@ -48,7 +49,7 @@ export function viewFinder(rules: readonly CompiledRule[]): (principal: Principa
     else for (const field of read) fields.add(field);
   }
   const readFields: PrincipalField[] = allFields
-    ? ['subject', 'groups', 'scopes', 'clientId', 'via']
+    ? ['subject', 'groups', 'scopes', 'clientId', 'via', 'endpoint']
     : [...fields].sort();
   const views = new Map<string, View>();
   // A principal is a new object on most requests: its view is found by an exact signature of its fields (a

@@ -62,7 +62,11 @@ const NO_ARGS = Object.freeze({});
 const MEMO_MAX = 4096;
 
 export function createRulesPolicy(options: PolicyOptions, names?: PublishedNames): RulesPolicy {
-  const rules = compileRules(options.rules);
+  // Only rules that allow or deny decide access: one that only approves (its own stage) must not split views or
+  // put lists on the slow path.
+  const rules = compileRules(options.rules).filter((rule) =>
+    ITEM_KINDS.some((kind) => rule.allow[kind] || rule.deny[kind]),
+  );
   const allowByDefault = options.default === 'allow';
   const viewOf = viewFinder(rules);
 

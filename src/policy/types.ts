@@ -12,6 +12,9 @@ export interface Principal {
   readonly scopes: readonly string[];
   readonly clientId?: string;
   readonly via: Via;
+  /** The virtual endpoint (`endpoints:`) the request came through; absent for /mcp itself and stdio. A session
+   * belongs to the endpoint it was opened on, as it belongs to its identity. */
+  readonly endpoint?: string;
 }
 
 export type TargetKind = 'tool' | 'prompt' | 'resource' | 'template' | 'upstream';
@@ -50,6 +53,8 @@ export interface CallLog {
 export interface ClientQuestion {
   readonly method: string;
   readonly params?: Record<string, unknown>;
+  /** Withdraws the question before the call ends (a stage's own timeout): the client is told it is cancelled. */
+  readonly signal?: AbortSignal;
 }
 
 /** One routed request on its way through the chain of stages to `forward`. */

@@ -98,7 +98,7 @@ describe('a bad when: stops the config with the rule name and the CEL error', ()
     expect(parsed.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
       'rules.0.principals.groups: an empty list matches nothing; leave the key out to match everyone',
       'rules.1.name: rule name "a" is used twice',
-      'rules.2: rule "b" needs allow or deny',
+      'rules.2: rule "b" needs allow, deny, approve, guards or secrets',
     ]);
   });
 });

@@ -48,7 +48,7 @@ describe('--as', () => {
 
   it.each([
     ['groups=analysts', '--as: subject=NAME is required'],
-    ['subject=a,team=x', '--as: unknown key "team" (subject, groups, scopes, client, via)'],
+    ['subject=a,team=x', '--as: unknown key "team" (subject, groups, scopes, client, via, endpoint)'],
     ['subject=a,via=magic', '--as: via must be one of apiKey, jwt, introspection, anonymous, stdio'],
     ['subject=', '--as: "subject" needs a value (key=value)'],
   ])('refuses %s', (text, message) => {

@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import MiniSearch from 'minisearch';
-import { looksBinary, readCapped } from '../safe-path.js';
+import { looksBinary, readCapped } from '../../policy/guards/safe-path.js';
 import { walk } from '../project/walk.js';
 
 export const DOC_EXTENSIONS = ['.md', '.markdown', '.mdx', '.txt', '.rst'];

@@ -5,7 +5,7 @@ import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mc
 import { z } from 'zod';
 import type { BuiltinContext, BuiltinDefinition } from '../definition.js';
 import { guarded, guardedRead, textResult, ToolError } from '../results.js';
-import { decodeUriPath, readTextInside, realRoot } from '../safe-path.js';
+import { decodeUriPath, readTextInside, realRoot } from '../../policy/guards/safe-path.js';
 import { DOC_EXTENSIONS, DocsIndex } from './search-index.js';
 
 export const docsOptions = z.strictObject({

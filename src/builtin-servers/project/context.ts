@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { guardedRead, ToolError } from '../results.js';
-import { decodeUriPath, readTextInside } from '../safe-path.js';
+import { decodeUriPath, readTextInside } from '../../policy/guards/safe-path.js';
 import type { ProjectOptions } from './options.js';
 import { walk } from './walk.js';
 

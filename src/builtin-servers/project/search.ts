@@ -2,7 +2,7 @@
 // (re2js matches in linear time, so no pattern can hang the process), bounded in results, bytes and time.
 import ignore from 'ignore';
 import { RE2JS } from 're2js';
-import { looksBinary, readCapped } from '../safe-path.js';
+import { looksBinary, readCapped } from '../../policy/guards/safe-path.js';
 import { ToolError } from '../results.js';
 import { walk } from './walk.js';
 

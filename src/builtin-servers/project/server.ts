@@ -5,7 +5,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { BuiltinContext, BuiltinDefinition } from '../definition.js';
 import { capText, guarded, textResult, ToolError } from '../results.js';
-import { readDirInside, readTextInside, realRoot, resolveInside } from '../safe-path.js';
+import { readDirInside, readTextInside, realRoot, resolveInside } from '../../policy/guards/safe-path.js';
 import { registerProjectContext } from './context.js';
 import { projectOptions, type ProjectOptions } from './options.js';
 import { runTestCommand } from './run-tests.js';

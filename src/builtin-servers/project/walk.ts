@@ -3,7 +3,7 @@
 // through a verified descriptor (safe-path.ts), so a folder swapped for a symlink mid-walk is not entered.
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import { readCapped, readDirInside } from '../safe-path.js';
+import { readCapped, readDirInside } from '../../policy/guards/safe-path.js';
 
 interface Rules {
   base: string; // directory of the .gitignore, relative to root ('' for root)

@@ -6,7 +6,7 @@ import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mc
 import { z } from 'zod';
 import type { BuiltinContext, BuiltinDefinition } from '../definition.js';
 import { capText, guarded, guardedRead, textResult, ToolError } from '../results.js';
-import { loadGuard } from './guard.js';
+import { loadGuard } from '../../policy/guards/sql.js';
 import { PostgresEngine } from './postgres.js';
 import { SqliteEngine } from './sqlite.js';
 import type { QueryResult, SqlEngine } from './types.js';

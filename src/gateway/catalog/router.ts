@@ -1,10 +1,19 @@
 // Public name <-> target (upstream, original name): builds the merged catalogue from every upstream's cache,
-// applies each upstream's catalogue filter (tools/prompts/resources allow/deny), pre-serialises each list once
-// per rebuild, and resolves names and URIs. What a principal may see is the pipeline's business (views.ts).
+// applies each upstream's catalogue filter (tools/prompts/resources allow/deny) and tool curation (rename,
+// describe, hidden and fixed arguments), pre-serialises each list once per rebuild, and resolves names and URIs.
+// What a principal may see is the pipeline's business (views.ts).
 import type { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { Logger } from 'pino';
 import type { CatalogItem, CatalogKind } from '../../upstreams/catalog.js';
 import type { Upstream } from '../../upstreams/pool.js';
+import {
+  collisionMessage,
+  compileCuration,
+  curatedItem,
+  curationProblems,
+  type Claim,
+  type ToolCurations,
+} from './curation.js';
 import { publicName, safeName } from './names.js';
 import type { ListedItem, RoutedTarget, RouterUpstream } from './types.js';
 import {
@@ -46,6 +55,8 @@ export class Router {
   private deniedTemplates: { template: UriTemplate; upstream: Upstream }[] = [];
   private collided = new Map<Upstream, Set<string>>();
   private readonly byUpstream: Map<Upstream, RouterUpstream>;
+  /** Each curating upstream's tool curation, compiled once. */
+  private readonly curations = new Map<Upstream, ToolCurations>();
   /** Bad upstream names already logged, so a refresh does not repeat the line. */
   private warned = new Set<string>();
   /** Each list's items with their targets, and its result serialised once per rebuild (a list request only
@@ -71,11 +82,16 @@ export class Router {
     private readonly log: Logger,
   ) {
     this.byUpstream = new Map(entries.map((e) => [e.upstream, e]));
+    for (const entry of entries) {
+      const curation = compileCuration(entry.curation);
+      if (curation) this.curations.set(entry.upstream, curation);
+    }
   }
 
-  /** Name collisions among unprefixed upstreams right now, as messages (fatal at start-up). */
+  /** Name collisions right now (among unprefixed upstreams, or made by a rename), as messages (fatal at
+   * start-up). */
   collisions(): string[] {
-    const owners = new Map<string, string>();
+    const owners = new Map<string, Claim>();
     const found: string[] = [];
     for (const entry of this.entries) {
       for (const kind of ['tools', 'prompts'] as const) {
@@ -83,12 +99,12 @@ export class Router {
           const name = this.publishedName(entry, kind, item);
           if (name === undefined) continue;
           const key = `${kind}:${name}`;
+          const renamed = kind === 'tools' && this.curation(entry, item.name)?.rename !== undefined;
+          const claim: Claim = { upstream: entry.upstream.name, own: item.name, renamed };
           const other = owners.get(key);
-          if (other !== undefined && other !== entry.upstream.name) {
-            found.push(
-              `${ITEM_KIND[kind]} "${name}" is published by both "${other}" and "${entry.upstream.name}"`,
-            );
-          } else owners.set(key, entry.upstream.name);
+          if (other === undefined) owners.set(key, claim);
+          const message = other && collisionMessage(`${ITEM_KIND[kind]} "${name}"`, other, claim);
+          if (message) found.push(message);
         }
       }
     }
@@ -101,6 +117,7 @@ export class Router {
     const tools = this.buildNamed('tools', this.tools);
     const prompts = this.buildNamed('prompts', this.prompts);
     const resources = buildResourceCatalog(this.entries, (key, log) => this.warnOnce(key, log));
+    this.checkCurations();
     this.collided = resources.collided;
     this.resources = resources.byUri;
     this.templates = resources.templates;
@@ -122,6 +139,11 @@ export class Router {
     }
     this.generation++;
     return changed;
+  }
+
+  /** What each ready upstream's catalogue contradicts in its tool curation (`switchboard check` prints them). */
+  curationWarnings(): string[] {
+    return this.entries.flatMap((entry) => curationProblems(entry));
   }
 
   /** The pre-serialised `result` of a list request (everything published). */
@@ -234,6 +256,20 @@ export class Router {
     return items.filter((t) => typeof t.name !== 'string' || filter(t.name));
   }
 
+  /** Logs, once each, what the ready upstreams' tool lists contradict in their curation. */
+  private checkCurations(): void {
+    for (const entry of this.entries)
+      for (const problem of curationProblems(entry))
+        this.warnOnce(`curation\0${problem}`, () =>
+          this.log.warn({ upstream: entry.upstream.name }, `tool curation: ${problem}`),
+        );
+  }
+
+  /** The curation of an upstream's tool, by its own name (undefined for names that are not strings). */
+  private curation(entry: RouterUpstream, name: unknown) {
+    return typeof name === 'string' ? this.curations.get(entry.upstream)?.get(name) : undefined;
+  }
+
   /** Logs a problem with an upstream's catalogue once, not again on every rebuild. */
   private warnOnce(key: string, log: () => void): void {
     if (this.warned.has(key)) return;
@@ -244,6 +280,9 @@ export class Router {
 
   /** The public name of an upstream's item, or undefined when its name cannot be published (logged once). */
   private publishedName(entry: RouterUpstream, kind: 'tools' | 'prompts', item: CatalogItem) {
+    // A rename is checked at config load: it needs no sanitising, and makes the upstream's own name harmless.
+    const renamed = kind === 'tools' ? this.curation(entry, item.name)?.rename : undefined;
+    if (renamed !== undefined) return publicName(entry.prefix, this.separator, renamed);
     const name = safeName(item.name);
     if (name !== item.name) {
       // Not a string: shown as its JSON text (bounded), so the operator sees what the upstream sent.
@@ -276,22 +315,36 @@ export class Router {
       }
     }
     for (const [name, claimants] of claims) {
-      // The name's earlier owner keeps it; a newcomer that collides is kept out and reported.
-      const owner = claimants.find((c) => previous.get(name)?.server === c.entry.upstream) ?? claimants[0];
+      // The name's earlier owner (same upstream, same own name: a rename can make two tools of one upstream
+      // claim a name) keeps it; a newcomer that collides is kept out and reported.
+      const before = previous.get(name);
+      const owner =
+        claimants.find((c) => before?.server === c.entry.upstream && before.original === c.item.name) ??
+        claimants[0];
       if (claimants.length > 1) {
-        const others = claimants.filter((c) => c !== owner).map((c) => c.entry.upstream.name);
-        this.log.error({ name, kept: owner.entry.upstream.name, keptOut: others }, `${kind} name collision`);
+        const others = claimants.filter((c) => c !== owner);
+        this.log.error(
+          {
+            name,
+            kept: owner.entry.upstream.name,
+            keptOut: others.map((c) => c.entry.upstream.name),
+            ownNames: { kept: owner.item.name, keptOut: others.map((c) => c.item.name) },
+          },
+          `${kind} name collision`,
+        );
       }
       const upstream = owner.entry.upstream;
+      const curation = kind === 'tools' ? this.curation(owner.entry, owner.item.name) : undefined;
       const target: RoutedTarget = {
         kind: ITEM_KIND[kind],
         upstream: upstream.name,
         name,
         original: owner.item.name as string,
         server: upstream,
+        ...(curation?.args && { args: curation.args }),
       };
       map.set(name, target);
-      list.push({ target, item: name === owner.item.name ? owner.item : { ...owner.item, name } });
+      list.push({ target, item: curatedItem(owner.item, name, curation) });
     }
     return { map, list };
   }

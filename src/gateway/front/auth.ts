@@ -44,9 +44,13 @@ function osUser(): string {
   }
 }
 
-/** The same identity: a session id presented by anyone else is a session that does not exist for them. */
+/** The same identity on the same endpoint: a session id presented by anyone else, or through another endpoint,
+ * is a session that does not exist for them. */
 export function sameIdentity(a: Principal, b: Principal): boolean {
-  return a === b || (a.subject === b.subject && a.via === b.via && a.clientId === b.clientId);
+  return (
+    a === b ||
+    (a.subject === b.subject && a.via === b.via && a.clientId === b.clientId && a.endpoint === b.endpoint)
+  );
 }
 
 /** Why an Authorization header was refused; the reason is fixed text, never a piece of the header. */

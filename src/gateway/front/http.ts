@@ -24,7 +24,13 @@ interface Edge extends WriteLimits {
   sources: SourceLimits;
 }
 
-/** The principal of each request is the one the authenticate hook (auth-hook.ts) put on it. */
+/** Who a request is from, as the route it came through sees it. */
+type PrincipalOf = (request: FastifyRequest) => Principal;
+
+/**
+ * The principal of each request is the one the authenticate hook (auth-hook.ts) put on it; a virtual endpoint
+ * (`endpoints:`, /mcp/<name>) adds its name, so its sessions see the endpoint's subset and belong to it.
+ */
 export function registerMcpEndpoint(app: FastifyInstance, runtime: Runtime): void {
   const { http, sessions } = runtime.config;
   const edge: Edge = {
@@ -37,11 +43,26 @@ export function registerMcpEndpoint(app: FastifyInstance, runtime: Runtime): voi
     drainMs: http.drainTimeout,
     log: runtime.log,
   };
-  app.post('/mcp', (request, reply) => post(edge, request, reply));
-  app.get('/mcp', (request, reply) => openStream(edge, request, reply));
-  app.delete('/mcp', (request, reply) => {
-    const session = sessionOf(runtime, request, principalOf(request));
-    runtime.sessions.close(session);
+  route(app, '/mcp', edge, principalOf);
+  const endpoints = runtime.config.endpoints;
+  if (!endpoints) return;
+  // A Set of the configured names: the path segment is only ever compared, never used as a key.
+  const names = new Set(Object.keys(endpoints));
+  const viaEndpoint = (request: FastifyRequest): Principal => {
+    const name = (request.params as { endpoint: string }).endpoint;
+    if (!names.has(name))
+      throw new GatewayError('not_found', 'Not Found: no such endpoint on this gateway (see endpoints:)');
+    return { ...principalOf(request), endpoint: name };
+  };
+  route(app, '/mcp/:endpoint', edge, viaEndpoint);
+}
+
+function route(app: FastifyInstance, path: string, edge: Edge, principalFor: PrincipalOf): void {
+  app.post(path, (request, reply) => post(edge, request, reply, principalFor(request)));
+  app.get(path, (request, reply) => openStream(edge, request, reply, principalFor(request)));
+  app.delete(path, (request, reply) => {
+    const session = sessionOf(edge.runtime, request, principalFor(request));
+    edge.runtime.sessions.close(session);
     return reply.code(200).send();
   });
 }
@@ -62,7 +83,7 @@ function sessionOf(runtime: Runtime, request: FastifyRequest, principal: Princip
   return session;
 }
 
-async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
+async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply, principal: Principal) {
   const { runtime } = edge;
   const kind = classify(request.body);
   const message = request.body as JSONRPCMessage;
@@ -74,7 +95,6 @@ async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
       'Not Acceptable: Accept must include application/json and text/event-stream',
     );
   }
-  const principal = principalOf(request);
   let session: Session;
   if (kind === 'request' && (message as JSONRPCRequest).method === 'initialize') {
     const params = ((message as JSONRPCRequest).params ?? {}) as Record<string, any>;
@@ -123,10 +143,10 @@ async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
   return reply;
 }
 
-/** GET /mcp: the session's stream for messages that belong to no request. */
-function openStream(edge: Edge, request: FastifyRequest, reply: FastifyReply) {
+/** GET /mcp (or /mcp/<endpoint>): the session's stream for messages that belong to no request. */
+function openStream(edge: Edge, request: FastifyRequest, reply: FastifyReply, principal: Principal) {
   const { runtime } = edge;
-  const session = sessionOf(runtime, request, principalOf(request));
+  const session = sessionOf(runtime, request, principal);
   const accept = request.headers.accept ?? '';
   if (!accept.includes('text/event-stream') && !accept.includes('*/*')) {
     throw new GatewayError('not_acceptable', 'Not Acceptable: GET /mcp needs Accept: text/event-stream');

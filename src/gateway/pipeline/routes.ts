@@ -4,6 +4,7 @@ import { GatewayError } from '../../errors.js';
 import type { Result } from '../../policy/types.js';
 import type { Exchange } from '../session/sessions.js';
 import { TASK_METHODS } from '../session/tasks.js';
+import { curatedArgs } from '../catalog/curation.js';
 import type { RoutedTarget } from '../catalog/types.js';
 import type { SessionRegistry } from '../session/sessions.js';
 import type { TaskBook } from '../session/tasks.js';
@@ -31,7 +32,13 @@ export async function routeRequest(
       objectParam(params, 'arguments', method);
       objectParam(params, 'task', method);
       const target = resolver.tool(name, principal);
-      const result = await handler.run(exchange, method, { ...params, name: target.original }, target);
+      const forwarded: Record<string, any> = { ...params, name: target.original };
+      // Curated arguments before any stage: policies (CEL `args`) see exactly what the upstream will get.
+      if (target.args) {
+        const args = curatedArgs(params.arguments, target.args);
+        if (args !== undefined) forwarded.arguments = args;
+      }
+      const result = await handler.run(exchange, method, forwarded, target);
       return params.task ? tasks.record(exchange, target, result) : result;
     }
     case 'prompts/get': {

@@ -1,4 +1,4 @@
-// Durations in the config: a number with a unit, turned into milliseconds.
+// Durations in the config (gateway and policy options alike): a number with a unit, turned into milliseconds.
 import { z } from 'zod';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;

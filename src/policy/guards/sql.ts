@@ -1,6 +1,7 @@
-// The parser gate of the sql server: a real SQL parser (libpg-query for PostgreSQL, node-sql-parser for
-// SQLite) must see exactly one plain SELECT, with no writes anywhere inside and no side-effect function.
-import { ToolError } from '../results.js';
+// The SQL read-only gate, of the built-in sql server and of the `sql` guard on any upstream's tools: a real SQL
+// parser (libpg-query for PostgreSQL, node-sql-parser for SQLite) must see exactly one plain SELECT, with no
+// writes anywhere inside and no side-effect function.
+import { ToolError } from './tool-error.js';
 
 // The parsers load only for the dialect in use (node-sql-parser's SQLite build, libpg-query's WASM).
 type Parse = (query: string) => unknown;

@@ -1,11 +1,11 @@
-// Confines every path argument and URI of the built-in servers to their root: real paths compared by
-// components (never string prefixes), through symlinks and `..`, refusing special files; and every open
-// is verified on the descriptor itself, so swapping a folder for a symlink after the check gains nothing.
+// Confines paths to roots, for the built-in servers and for the `path` guard on any upstream's tools: real
+// paths compared by components (never string prefixes), through symlinks and `..`, refusing special files; the
+// built-in servers also verify every open on the descriptor itself, so a swap after the check gains nothing.
 import { constants as fsc, existsSync, promises as fs, type Dirent, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ToolError } from './results.js';
+import { ToolError } from './tool-error.js';
 
 /** Linux names each open descriptor's real path here; elsewhere a slower, narrower check stands in. */
 const FD_DIR = existsSync('/proc/self/fd') ? '/proc/self/fd' : undefined;
@@ -96,6 +96,89 @@ export async function readDirInside(root: string, dir: string): Promise<Dirent[]
   }
 }
 
+/** Why a path was refused: the built-in servers and the path guard each word it their own way. */
+export type PathProblem =
+  'outside' | 'outside-via-link' | 'missing' | 'special' | 'dangling-link' | 'missing-climbs';
+
+/** A refusal with its reason; a ToolError, so the built-in servers show its message as it is. */
+export class PathRefusal extends ToolError {
+  constructor(
+    readonly problem: PathProblem,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The core both users share: an absolute path must lie inside one of `roots` (real paths) as written (lexically,
+ * checked before touching the file system, so an escape cannot probe what exists outside) and as the kernel
+ * resolves it, through every symlink; it must exist and be a file or directory. With `allowMissing` (a file a
+ * tool will create), the deepest existing ancestor must resolve inside instead, the first missing component
+ * must not be a dangling symlink, and the missing rest must not climb with `..`.
+ */
+export async function realInside(
+  roots: readonly string[],
+  absolute: string,
+  allowMissing = false,
+): Promise<{ real: string; stat?: Stats } | PathProblem> {
+  const inside = (candidate: string) => roots.some((root) => isInside(root, candidate));
+  const lexical = path.resolve(absolute);
+  if (!inside(lexical)) return 'outside';
+  // An upstream may normalise `..` first or leave it to the kernel (`link/..` is then wherever `link` points):
+  // both readings must stay inside.
+  if (lexical !== absolute) {
+    const raw = await realOne(absolute, inside, allowMissing);
+    if (typeof raw === 'string') return raw;
+  }
+  return realOne(lexical, inside, allowMissing);
+}
+
+async function realOne(
+  absolute: string,
+  inside: (candidate: string) => boolean,
+  allowMissing: boolean,
+): Promise<{ real: string; stat?: Stats } | PathProblem> {
+  let real: string;
+  try {
+    real = await fs.realpath(absolute);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !allowMissing) return 'missing';
+    return missingInside(absolute, inside);
+  }
+  if (!inside(real)) return 'outside-via-link';
+  const stat = await fs.stat(real);
+  if (!stat.isFile() && !stat.isDirectory()) return 'special';
+  return { real, stat };
+}
+
+/** A path that does not exist yet: judged by its deepest existing ancestor (see realInside). */
+async function missingInside(
+  absolute: string,
+  inside: (candidate: string) => boolean,
+): Promise<{ real: string } | PathProblem> {
+  const tail: string[] = [];
+  let at = absolute;
+  for (;;) {
+    const parent = path.dirname(at);
+    if (parent === at) return 'missing';
+    tail.unshift(path.basename(at));
+    at = parent;
+    try {
+      const real = await fs.realpath(at);
+      if (!inside(real)) return 'outside-via-link';
+      if (!(await fs.stat(real)).isDirectory()) return 'missing';
+      // An entry that exists but does not resolve is a link to nowhere: writing through it lands where it points.
+      const first = await fs.lstat(path.join(real, tail[0])).catch(() => undefined);
+      if (first) return 'dangling-link';
+      if (tail.includes('..')) return 'missing-climbs';
+      return { real: path.join(real, ...tail) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return 'missing';
+    }
+  }
+}
+
 /**
  * Resolves a user-supplied path (relative to root, or absolute) to a real path inside root.
  * Throws ToolError with a message that names only the argument, never anything outside the root.
@@ -107,27 +190,23 @@ export async function resolveInside(
 ): Promise<Resolved> {
   if (input.includes('\0'))
     throw new ToolError(`invalid path ${JSON.stringify(input)}: contains a null byte`);
-  const lexical = path.resolve(root, input === '' ? '.' : input);
-  // Checked before touching the file system, so a lexical escape cannot probe what exists outside.
-  if (!isInside(root, lexical)) throw new ToolError(`path ${JSON.stringify(input)} is outside the root`);
-  let real: string;
-  try {
-    real = await fs.realpath(lexical);
-  } catch {
-    throw new ToolError(`path ${JSON.stringify(input)} not found`);
+  const named = JSON.stringify(input);
+  const found = await realInside([root], path.resolve(root, input === '' ? '.' : input));
+  if (typeof found === 'string') {
+    const messages: Record<PathProblem, string> = {
+      outside: `path ${named} is outside the root`,
+      'outside-via-link': `path ${named} is outside the root (it resolves through a symbolic link)`,
+      missing: `path ${named} not found`,
+      'dangling-link': `path ${named} not found`,
+      'missing-climbs': `path ${named} not found`,
+      special: `path ${named} is a special file (FIFO, socket or device); refused`,
+    };
+    throw new PathRefusal(found, messages[found]);
   }
-  if (!isInside(root, real)) {
-    throw new ToolError(
-      `path ${JSON.stringify(input)} is outside the root (it resolves through a symbolic link)`,
-    );
-  }
-  const stat = await fs.stat(real);
-  if (!stat.isFile() && !stat.isDirectory()) {
-    throw new ToolError(`path ${JSON.stringify(input)} is a special file (FIFO, socket or device); refused`);
-  }
-  if (expect === 'file' && !stat.isFile()) throw new ToolError(`path ${JSON.stringify(input)} is not a file`);
+  const { real, stat } = found as Resolved;
+  if (expect === 'file' && !stat.isFile()) throw new ToolError(`path ${named} is not a file`);
   if (expect === 'directory' && !stat.isDirectory()) {
-    throw new ToolError(`path ${JSON.stringify(input)} is not a directory`);
+    throw new ToolError(`path ${named} is not a directory`);
   }
   return { real, rel: path.relative(root, real).split(path.sep).join('/'), stat };
 }

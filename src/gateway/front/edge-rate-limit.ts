@@ -1,0 +1,67 @@
+// The coarse HTTP request limit per principal (`http.rateLimit`), with @fastify/rate-limit: keyed by whom the
+// authenticate hook established (anonymous callers by their address: they all share one subject), counted by
+// the gateway's window counters (Redis when configured), 429 with Retry-After past it. /healthz is never limited.
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GatewayError } from '../../errors.js';
+import { formatDuration, principalKey } from '../../policy/limits-keys.js';
+import { addressSource } from '../stores/source-limits.js';
+import type { WindowCounters } from '../stores/limiter.js';
+
+export interface EdgeLimit {
+  readonly max: number;
+  /** The window, ms. */
+  readonly per: number;
+}
+
+/** Whom a request is counted against. */
+function edgeKey(request: FastifyRequest): string {
+  const principal = request.principal;
+  if (principal && principal.via !== 'anonymous') return `p${principalKey(principal)}`;
+  return `a${addressSource(request.ip)}`;
+}
+
+const isHealthz = (url: string | undefined) => url === '/healthz' || !!url?.startsWith('/healthz?');
+
+/**
+ * Registers the limit on every route declared after it (call it before the routes). Its hook is a route-level
+ * onRequest hook, and those run after the app's own onRequest hooks: the Host guard and authentication have
+ * run, so a refused or unauthenticated request never spends a point.
+ */
+export async function registerEdgeRateLimit(
+  app: FastifyInstance,
+  limit: EdgeLimit,
+  counters: WindowCounters,
+): Promise<void> {
+  const counter = counters({ points: limit.max, perMs: limit.per });
+  const window = formatDuration(limit.per);
+  // @fastify/rate-limit's store seam, backed by the same counters as the rules' limits (memory, or Redis with
+  // an in-memory fallback), instead of its own Redis store, which has no fallback while Redis is down.
+  class EdgeStore {
+    incr(key: string, done: (error: Error | null, result?: { current: number; ttl: number }) => void) {
+      counter.take(key).then(
+        (use) => done(null, { current: use.consumed, ttl: use.msBeforeNext }),
+        (error: Error) => done(error),
+      );
+    }
+    child() {
+      return this;
+    }
+  }
+  await app.register(rateLimit, {
+    hook: 'onRequest',
+    max: limit.max,
+    timeWindow: limit.per,
+    store: EdgeStore,
+    keyGenerator: edgeKey,
+    allowList: (request) => isHealthz(request.raw.url),
+    errorResponseBuilder: (_request, context) => {
+      const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
+      return new GatewayError(
+        'rate_limited',
+        `Too Many Requests: more than ${limit.max} requests per ${window} from one principal (http.rateLimit); retry in ${retryAfter}s`,
+        { data: { limit: 'http.rateLimit', retryAfter } },
+      );
+    },
+  });
+}

@@ -1,0 +1,200 @@
+// Rate and concurrency limits as a policy: the `limits:` of the `policy:` rules (calls per window per principal,
+// optionally per tool; calls in flight per principal and upstream) and each upstream's `maxConcurrent` bulkhead.
+// Windows are counted by injected counters (in memory, or in Redis shared by replicas); calls in flight are
+// counted here, in this process. It runs after the rules, so a call they refuse never spends a point.
+import { GatewayError } from '../errors.js';
+import { decisionEvent } from './decisions.js';
+import { field, formatDuration, principalKey } from './limits-keys.js';
+import { compileRules, evaluateWhen, itemKind, type CompiledRule } from './rules-match.js';
+import type { LimitOptions, RuleOptions } from './rules-schema.js';
+import type { Call, Next, Policy, Result, Target } from './types.js';
+
+/** A window counter: takes one point for `key`; resolves 0 when the call may go ahead, else the ms until one of
+ * the window's points is free again. Rejects only when it cannot count (the call then fails closed). */
+export interface RateCounter {
+  consume(key: string): Promise<number>;
+}
+
+/** Makes the counter of one rule's window: `points` calls per `perMs`. */
+export type RateCounterFactory = (window: { readonly points: number; readonly perMs: number }) => RateCounter;
+
+export interface LimitsOptions {
+  /** The `policy:` rules; those with `limits` are counted. */
+  readonly rules: readonly RuleOptions[];
+  /** Upstream config name -> the most calls in flight to it from everyone together (`maxConcurrent`). */
+  readonly upstreams: ReadonlyMap<string, number>;
+  readonly counters: RateCounterFactory;
+}
+
+/**
+ * The methods that do an upstream's work for a client. Not `tasks/*`: their get/result/cancel ask about a call
+ * that already spent its point (polling must not eat a quota), and the task-augmented tools/call that started
+ * it is counted here. Not completions or subscriptions: cheap helpers, not the work a quota is about.
+ */
+export const LIMITED_METHODS: readonly string[] = ['tools/call', 'prompts/get', 'resources/read'];
+
+/**
+ * How soon a caller refused for concurrency should try again. When a slot frees depends on calls whose end
+ * nobody knows; one second is the usual first back-off, long enough not to hammer a full bulkhead and short
+ * beside the slow calls that fill one.
+ */
+export const CONCURRENCY_RETRY_MS = 1000;
+
+const NO_ARGS = Object.freeze({});
+
+interface LimitedRule {
+  readonly rule: CompiledRule;
+  readonly limits: LimitOptions;
+  readonly counter?: RateCounter;
+  /** The rule's name as the first field of every key it counts under. */
+  readonly key: string;
+}
+
+/** Undefined when nothing is limited: no stage at all, so an unlimited gateway pays nothing. */
+export function createLimitsPolicy(options: LimitsOptions): Policy | undefined {
+  const compiled = compileRules(options.rules);
+  const limited: LimitedRule[] = [];
+  options.rules.forEach((rule, i) => {
+    const limits = rule.limits;
+    if (!limits) return;
+    const counter =
+      limits.calls === undefined ? undefined : options.counters({ points: limits.calls, perMs: limits.per! });
+    limited.push({ rule: compiled[i], limits, counter, key: field(rule.name) });
+  });
+  const upstreamMax = options.upstreams;
+  if (limited.length === 0 && upstreamMax.size === 0) return undefined;
+
+  /** Calls in flight per bulkhead key: an entry exists only while its count is above zero. */
+  const inFlight = new Map<string, number>();
+  const take = (key: string, max: number): boolean => {
+    const count = inFlight.get(key) ?? 0;
+    if (count >= max) return false;
+    inFlight.set(key, count + 1);
+    return true;
+  };
+  const give = (key: string): void => {
+    const count = inFlight.get(key)! - 1;
+    if (count <= 0) inFlight.delete(key);
+    else inFlight.set(key, count);
+  };
+
+  /** The limited rules this call counts against: about the principal, naming the item, `when` true. */
+  function applying(call: Call): LimitedRule[] {
+    const { principal, target } = call;
+    const kind = itemKind(target);
+    const out: LimitedRule[] = [];
+    if (!kind) return out;
+    let context: Parameters<typeof evaluateWhen>[1] | undefined;
+    for (const entry of limited) {
+      const { rule } = entry;
+      if (rule.principals && !rule.principals(principal)) continue;
+      if (!rule.allow[kind]?.test.test(target.name)) continue;
+      if (rule.when) {
+        const given = call.params.arguments;
+        context ??= {
+          principal,
+          method: call.method,
+          name: target.name,
+          upstream: target.upstream,
+          args: typeof given === 'object' && given !== null && !Array.isArray(given) ? given : NO_ARGS,
+        };
+        // A condition that fails to evaluate counts the call: when the policy cannot decide, the limit holds.
+        if (evaluateWhen(rule.when, context) === false) continue;
+      }
+      out.push(entry);
+    }
+    return out;
+  }
+
+  function refuse(
+    call: Call,
+    limit: 'calls' | 'concurrent' | 'upstream',
+    message: string,
+    retryAfterMs: number,
+    rule?: string,
+  ): never {
+    call.log.info(
+      {
+        decision: decisionEvent(call.principal, call.method, call.target, {
+          ...(rule ? { rule } : {}),
+          effect: 'limit',
+          reason: message,
+        }),
+      },
+      'policy decision',
+    );
+    throw new GatewayError('rate_limited', message, {
+      data: { retryAfterMs, ...(rule ? { rule } : {}), limit },
+    });
+  }
+
+  return {
+    name: 'limits',
+    methods: LIMITED_METHODS,
+    async around<T extends Target>(call: Call<T>, next: Next<T>): Promise<Result> {
+      const rules = applying(call);
+      const { upstream } = call.target;
+      const maxUpstream = upstreamMax.get(upstream);
+      if (rules.length === 0 && maxUpstream === undefined) return next(call);
+      const who = principalKey(call.principal);
+      const held: string[] = [];
+      // Each slot taken is given back exactly once: `held` empties as it is released, whatever ends the call.
+      const release = () => {
+        for (const key of held) give(key);
+        held.length = 0;
+      };
+      try {
+        // Slots first (in process, synchronous): a call refused for concurrency spends no point of a window.
+        if (maxUpstream !== undefined) {
+          const key = `u${field(upstream)}`;
+          if (!take(key, maxUpstream))
+            refuse(
+              call,
+              'upstream',
+              `Concurrency limit: upstream "${upstream}" allows ${calls(maxUpstream)} in flight; retry when one of them ends`,
+              CONCURRENCY_RETRY_MS,
+            );
+          held.push(key);
+        }
+        for (const { rule, limits, key: ruleKey } of rules) {
+          if (limits.concurrent === undefined) continue;
+          const key = `r${ruleKey}${who}${field(upstream)}`;
+          if (!take(key, limits.concurrent))
+            refuse(
+              call,
+              'concurrent',
+              `Concurrency limit: rule "${rule.name}" allows ${calls(limits.concurrent)} in flight per principal and upstream; retry when one of them ends`,
+              CONCURRENCY_RETRY_MS,
+              rule.name,
+            );
+          held.push(key);
+        }
+        for (const { rule, limits, counter, key: ruleKey } of rules) {
+          if (!counter) continue;
+          const key = limits.perTool ? `${ruleKey}${who}${field(call.target.name)}` : `${ruleKey}${who}`;
+          const waitMs = await counter.consume(key);
+          if (waitMs > 0) {
+            const per = limits.perTool ? 'per principal and tool' : 'per principal';
+            refuse(
+              call,
+              'calls',
+              `Rate limit: rule "${rule.name}" allows ${calls(limits.calls!)} per ${formatDuration(limits.per!)} ${per}; retry in ${Math.ceil(waitMs / 1000)} s`,
+              waitMs,
+              rule.name,
+            );
+          }
+        }
+      } catch (error) {
+        release();
+        throw error;
+      }
+      try {
+        return await next(call);
+      } finally {
+        release();
+      }
+    },
+  };
+}
+
+const calls = (n: number) => (n === 1 ? '1 call' : `${n} calls`);

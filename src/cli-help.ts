@@ -14,6 +14,7 @@ Commands:
   builtin <project|docs|sql> [options]          run one built-in server alone over stdio
   policy explain --config FILE --as k=v,... [METHOD NAME]
                                                 what a principal sees, or the decision for one call
+  pins    list|diff|approve --config FILE       tool-definition pins and quarantine
 
 Options:
 ${CONFIG_OPTION}
@@ -70,6 +71,26 @@ ${CONFIG_OPTION}
                   introspection|anonymous|stdio (default apiKey); repeat groups= or scopes= for more
   --args JSON     the call's arguments, for rules whose when: reads args (without it they show as
                   "depends on args")
+${HELP_OPTION}
+`,
+  pins: `Usage: switchboard pins list [--config FILE]
+       switchboard pins diff [NAME] [--config FILE]
+       switchboard pins approve NAME | --upstream U --all [--config FILE]
+
+Tool-definition pins, read from the store the config names (switchboard.pins.json beside the config file,
+pins.file, or Redis when redis: is set); no upstream is started. The first time the gateway sees a tool it
+pins its definition; a changed definition, a new tool under newTools: quarantine, or (with poisoning:
+quarantine) a definition that looks poisoned is quarantined: hidden and unknown until approved.
+  list      every pin: upstream, tool, public name, state, reason, hash, first seen
+  diff      what changed, field by field (- pinned, + presented now), for NAME or every quarantined tool
+  approve   publishes the tool as presented now (a running gateway picks it up within seconds);
+            --upstream U --all approves every quarantined tool of upstream U
+Exits 0 when done, 1 when nothing matched or the store cannot be read, 2 on bad usage.
+
+Options:
+${CONFIG_OPTION}
+  --upstream U    with approve --all: the upstream whose quarantined tools to approve
+  --all           with approve --upstream: every quarantined tool of it
 ${HELP_OPTION}
 `,
 };

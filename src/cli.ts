@@ -43,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
     help: { type: 'boolean', short: 'h' },
     as: { type: 'string' },
     args: { type: 'string' },
+    upstream: { type: 'string' },
+    all: { type: 'boolean' },
   } as const;
   let values: ReturnType<
     typeof parseArgs<{ args: string[]; options: typeof options; strict: true }>
@@ -53,13 +55,15 @@ async function main(argv: string[]): Promise<number> {
       args: rest,
       options,
       strict: true,
-      allowPositionals: command === 'policy',
+      allowPositionals: command === 'policy' || command === 'pins',
     }));
     // --host and --port mean something to serve only; elsewhere they would be silently ignored.
     const misplaced = command === 'serve' ? undefined : ['host', 'port'].find((k) => k in values);
     if (misplaced) throw new Error(`--${misplaced} applies to serve only`);
     const notPolicy = command === 'policy' ? undefined : ['as', 'args'].find((k) => k in values);
     if (notPolicy) throw new Error(`--${notPolicy} applies to policy explain only`);
+    const notPins = command === 'pins' ? undefined : ['upstream', 'all'].find((k) => k in values);
+    if (notPins) throw new Error(`--${notPins} applies to pins approve only`);
   } catch (error) {
     // parseArgs names the bad option; the command's own usage says what it takes.
     process.stderr.write(`switchboard ${command}: ${(error as Error).message}\n\n${help}`);
@@ -103,6 +107,24 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       return main.policyExplain(values.config!, request.principal, positionals.slice(1), request.args);
+    }
+    case 'pins': {
+      const [sub, name, ...extra] = positionals;
+      const problem = !['list', 'diff', 'approve'].includes(sub)
+        ? 'the subcommands are list, diff and approve'
+        : extra.length || (sub === 'list' && name !== undefined)
+          ? `too many arguments for pins ${sub}`
+          : sub !== 'approve' && (values.upstream !== undefined || values.all)
+            ? '--upstream and --all apply to pins approve only'
+            : sub === 'approve' && (name === undefined) === (values.upstream === undefined || !values.all)
+              ? 'approve takes a public tool name, or --upstream U --all (not both)'
+              : undefined;
+      if (problem) {
+        process.stderr.write(`switchboard pins: ${problem}\n\n${help}`);
+        return 2;
+      }
+      const { pinsCommand } = await import('./gateway/pins-cli.js');
+      return pinsCommand(values.config!, { command: sub, name, upstream: values.upstream, all: values.all });
     }
     default:
       process.stderr.write(`switchboard: unknown command "${command}"\n\n${USAGE}`);

@@ -59,6 +59,13 @@ const common = {
   secrets: secretsSchema.optional(),
   /** Claude Desktop / VS Code entries carry a `type`; it is accepted and checked against the shape. */
   type: z.enum(['stdio', 'http', 'streamable-http', 'sse']).optional(),
+  /** Tool-definition pins (stores/pins.ts): `off`, or what a tool first seen after the upstream's first start
+   * gets (`trust`: pinned on sight; `quarantine`: held until `switchboard pins approve`). */
+  pinning: z
+    .union([z.literal('off'), z.strictObject({ newTools: z.enum(['trust', 'quarantine']).default('trust') })])
+    .optional(),
+  /** What a tool definition that looks poisoned (policy/poisoning.ts) gets: a warning, or a quarantine. */
+  poisoning: z.enum(['warn', 'quarantine']).optional(),
 };
 
 export const stdioUpstreamSchema = z.strictObject({
@@ -190,6 +197,9 @@ export const configSchema = z.strictObject({
       keyPrefix: z.string().default('switchboard:'),
     })
     .optional(),
+  /** Where tool-definition pins are kept (default: switchboard.pins.json beside the config file; Redis when
+   * `redis:` is set). */
+  pins: z.strictObject({ file: z.string().min(1).optional() }).optional(),
   logging: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
     .prefault({}),
@@ -212,8 +222,16 @@ export function upstreamKind(upstream: UpstreamConfig): 'stdio' | 'http' | 'buil
   return 'http';
 }
 
-/** Reads, expands and validates a config file; every failure is a GatewayError of kind `config`. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+/**
+ * Reads, expands and validates a config file; every failure is a GatewayError of kind `config`. `fromCommand`:
+ * loaded by the switchboard command (serve, stdio, check, policy, pins), so the file is where pins live by
+ * default (stores/pins-config.ts); a program that loads a config (tests, embedding) pins only where asked.
+ */
+export function loadConfig(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { fromCommand?: boolean } = {},
+): GatewayConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -229,12 +247,13 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
       `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
     );
   }
-  return parseConfig(raw, { env, baseDir: path.dirname(path.resolve(file)), source: file });
+  const baseDir = path.dirname(path.resolve(file));
+  return parseConfig(raw, { env, baseDir, source: file, ...(options.fromCommand && { file }) });
 }
 
 export function parseConfig(
   raw: unknown,
-  options: { env?: NodeJS.ProcessEnv; baseDir?: string; source?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; baseDir?: string; source?: string; file?: string } = {},
 ): GatewayConfig {
   const source = options.source ?? 'config';
   // Messages name the upstreams' key as the file spells it (`servers.github...` in a VS Code file).
@@ -275,12 +294,19 @@ export function parseConfig(
     if (credentialsProblem) throw fail(`upstreams.${name}.${credentialsProblem}`);
   }
   Object.defineProperty(config, 'baseDir', { value: baseDir, enumerable: false });
+  if (options.file)
+    Object.defineProperty(config, 'file', { value: path.resolve(options.file), enumerable: false });
   return deepFreeze(config);
 }
 
 /** The folder relative paths in the config resolve against (the config file's folder). */
 export function configBaseDir(config: GatewayConfig): string {
   return (config as GatewayConfig & { baseDir?: string }).baseDir ?? process.cwd();
+}
+
+/** The config file a switchboard command read this config from; undefined otherwise (see loadConfig). */
+export function configFile(config: GatewayConfig): string | undefined {
+  return (config as GatewayConfig & { file?: string }).file;
 }
 
 /** What is legal but almost certainly not meant; logged as warnings at start (the gateway still starts). */

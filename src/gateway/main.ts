@@ -11,6 +11,7 @@ import { createLogger } from './logger.js';
 import { configSecrets } from './redact.js';
 import { publishedNames } from './policies.js';
 import { Runtime } from './runtime.js';
+import type { Notice } from './stores/pins.js';
 import { buildGateway } from './server.js';
 import { serveStdio } from './front/stdio.js';
 import { stdioPrincipal } from './front/auth.js';
@@ -31,7 +32,7 @@ export function anonymousExposure(config: GatewayConfig, host: string): string |
 }
 
 export async function serve(configFile: string, overrides: { host?: string; port?: number }): Promise<void> {
-  const config = loadConfig(configFile);
+  const config = loadConfig(configFile, process.env, { fromCommand: true });
   const log = createLogger(config.logging.level);
   for (const warning of configWarnings(config)) log.warn(warning);
   const host = overrides.host ?? config.listen.host;
@@ -48,7 +49,7 @@ export async function serve(configFile: string, overrides: { host?: string; port
 }
 
 export async function stdio(configFile: string): Promise<void> {
-  const config = loadConfig(configFile);
+  const config = loadConfig(configFile, process.env, { fromCommand: true });
   const log = createLogger(config.logging.level, { secrets: configSecrets(config) });
   for (const warning of configWarnings(config)) log.warn(warning);
   const runtime = new Runtime(config, log);
@@ -60,10 +61,12 @@ export async function stdio(configFile: string): Promise<void> {
 
 /** Connects to every upstream and prints a table; returns the exit code. */
 export async function check(configFile: string): Promise<number> {
-  const config: GatewayConfig = loadConfig(configFile);
+  const config: GatewayConfig = loadConfig(configFile, process.env, { fromCommand: true });
   for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
   const exposure = anonymousExposure(config, config.listen.host);
   const runtime = new Runtime(config, createLogger('silent'));
+  // check looks at the pins (what would be quarantined) but records nothing: the gateway does that.
+  runtime.pins.readOnly = true;
   // Upstreams run in their own process groups, out of reach of a terminal's Ctrl-C: stop them on a signal.
   onSignals(() => runtime.stop());
   let code = 0;
@@ -93,6 +96,7 @@ export async function check(configFile: string): Promise<number> {
   }
   if (runtime.upstreams.some((u) => u.state !== 'ready')) code = 1;
   for (const warning of runtime.router.curationWarnings()) process.stderr.write(`warning: ${warning}\n`);
+  for (const notice of runtime.pins.notices()) process.stderr.write(`warning: ${pinNotice(notice)}\n`);
   if (config.policy) {
     const policy = createRulesPolicy(config.policy, publishedNames(config));
     for (const warning of policyWarnings(policy, catalogueTargets(runtime)))
@@ -116,8 +120,9 @@ export async function policyExplain(
   request: readonly string[],
   args?: object,
 ): Promise<number> {
-  const config = loadConfig(configFile);
+  const config = loadConfig(configFile, process.env, { fromCommand: true });
   const runtime = new Runtime(config, createLogger('silent'));
+  runtime.pins.readOnly = true;
   onSignals(() => runtime.stop());
   await runtime.start().catch((error: Error) => process.stderr.write(`${error.message}\n`));
   const down = runtime.upstreams.filter((u) => u.state !== 'ready');
@@ -161,6 +166,15 @@ function catalogueTargets(runtime: Runtime): Target[] {
   for (const u of runtime.upstreams)
     targets.push({ kind: 'upstream', upstream: u.name, name: u.name, original: u.name });
   return targets;
+}
+
+/** A quarantined or flagged tool as `check` prints it. */
+function pinNotice({ publicName, upstream, reason, findings }: Notice): string {
+  const found = findings.map((f) => `${f.kind} in ${f.field}: ${f.excerpt}`).join('; ');
+  return reason
+    ? `tool ${publicName} (${upstream}) is quarantined (${reason})${found ? `: ${found}` : ''}; ` +
+        `see \`switchboard pins diff ${publicName}\``
+    : `tool ${publicName} (${upstream}) looks poisoned (published, poisoning: warn): ${found}`;
 }
 
 /** `http://0.0.0.0:8080`, `http://[::]:8080`: where the server really listens. */

@@ -22,6 +22,8 @@ import { redactWithConfig } from './redact.js';
 import { UpstreamCallbacks } from './session/callbacks.js';
 import { Inflight } from './session/inflight.js';
 import { SharedRedis } from './stores/redis.js';
+import { PinBook } from './stores/pins.js';
+import { pinBackend, pinSettings } from './stores/pins-config.js';
 import { configuredPolicies } from './policies.js';
 import { SessionRegistry, type Session } from './session/sessions.js';
 import { TaskBook } from './session/tasks.js';
@@ -54,6 +56,8 @@ export class Runtime {
   readonly callbacks: UpstreamCallbacks;
   /** The Redis connection the stores share (`redis:`); it connects only once a store uses it. */
   readonly redis: SharedRedis | undefined;
+  /** Tool-definition pins and quarantine: the router leaves out what they hold back. */
+  readonly pins: PinBook;
   private readonly tasks: TaskBook;
   private readonly views: Views;
   private readonly byName: Map<string, Upstream>;
@@ -108,6 +112,9 @@ export class Runtime {
           }),
       );
     this.byName = new Map(this.upstreams.map((u) => [u.name, u]));
+    this.redis = config.redis && new SharedRedis(config.redis, log);
+    // An approval picked up from the store rebuilds the catalogue: the tool comes back, list_changed goes out.
+    this.pins = new PinBook(pinSettings(config), pinBackend(config, this.redis), log, () => this.rebuild());
     this.router = new Router(
       this.upstreams.map((upstream) => {
         const entry = config.upstreams[upstream.name];
@@ -125,13 +132,13 @@ export class Runtime {
       }),
       config.namespace.separator,
       log,
+      this.pins,
     );
     this.sessions = new SessionRegistry({
       idleTimeoutMs: config.sessions.idleTimeout,
       max: config.sessions.max,
       onClose: (session) => this.onSessionClosed(session),
     });
-    this.redis = config.redis && new SharedRedis(config.redis, log);
     const configured = configuredPolicies(config, [...this.byName.keys()], this.redis, policies);
     const { rules } = configured;
     policies = configured.policies;
@@ -163,6 +170,11 @@ export class Runtime {
   /** Connects every upstream; resolves when each first attempt has settled. Name collisions are fatal. */
   start(): Promise<void> {
     this.started ??= (async () => {
+      // Pins first: a pins file that cannot be trusted stops start-up before any tool is published unchecked.
+      await this.pins.open().catch(async (error: unknown) => {
+        await this.stop();
+        throw error;
+      });
       // Redis too, when a store uses it: the first calls count in the shared window, not in the fallback.
       await Promise.all([...this.upstreams.map((upstream) => upstream.start()), this.redis?.settled()]);
       const collisions = this.router.collisions();
@@ -198,7 +210,11 @@ export class Runtime {
 
   async stop(): Promise<void> {
     this.sessions.closeAll();
-    await Promise.all([...this.upstreams.map((upstream) => upstream.stop()), this.redis?.close()]);
+    await Promise.all([
+      ...this.upstreams.map((upstream) => upstream.stop()),
+      // Pins still to be written go out before the connection they may need closes.
+      this.pins.close().then(() => this.redis?.close()),
+    ]);
   }
 
   readiness() {

@@ -53,6 +53,19 @@ export function decisionEvent(
   };
 }
 
+/** A decision no principal asked for, made on the catalogue itself (a tool quarantined): the gateway's own. */
+export function catalogueDecision(target: Target, effect: string, reason: string): DecisionEvent {
+  return {
+    subject: 'switchboard',
+    via: 'catalogue',
+    kind: target.kind,
+    item: target.name,
+    upstream: target.upstream,
+    effect,
+    reason,
+  };
+}
+
 /**
  * The visibility that resolution asks, with a decision event for each item the rules deny there (an item that
  * does not exist is never asked about, so it leaves no line; lists and notifications use the plain predicate).

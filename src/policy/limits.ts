@@ -128,6 +128,10 @@ export function createLimitsPolicy(options: LimitsOptions): Policy | undefined {
     });
   }
 
+  /** The params of reads already counted: the probe of an unlisted URI asks one upstream after another with
+   * the same request (the same params object), and one read counts once. */
+  const counted = new WeakSet<object>();
+
   return {
     name: 'limits',
     methods: LIMITED_METHODS,
@@ -169,8 +173,13 @@ export function createLimitsPolicy(options: LimitsOptions): Policy | undefined {
             );
           held.push(key);
         }
+        let recount = false;
+        if (call.method === 'resources/read') {
+          recount = counted.has(call.params);
+          counted.add(call.params);
+        }
         for (const { rule, limits, counter, key: ruleKey } of rules) {
-          if (!counter) continue;
+          if (!counter || recount) continue;
           const key = limits.perTool ? `${ruleKey}${who}${field(call.target.name)}` : `${ruleKey}${who}`;
           const waitMs = await counter.consume(key);
           if (waitMs > 0) {

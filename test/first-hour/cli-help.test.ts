@@ -40,7 +40,10 @@ async function startServe(args: string[]) {
 
 describe('--help', () => {
   const cases: [string[], RegExp[]][] = [
-    [['--help'], [/^Usage: switchboard <command>/, /serve/, /stdio/, /check/, /builtin/, /--version/]],
+    [
+      ['--help'],
+      [/^Usage: switchboard <command>/, /serve/, /stdio/, /check/, /builtin/, /pins/, /--version/],
+    ],
     [['-h'], [/^Usage: switchboard <command>/]],
     [['help'], [/^Usage: switchboard <command>/]],
     [
@@ -55,6 +58,15 @@ describe('--help', () => {
     [
       ['check', '--help'],
       [/^Usage: switchboard check/, /--config FILE/, /78 when the config/],
+    ],
+    [
+      ['pins', '--help'],
+      [
+        /^Usage: switchboard pins list/,
+        /pins diff \[NAME\]/,
+        /approve NAME \| --upstream U --all/,
+        /--config FILE/,
+      ],
     ],
     [['builtin', '--help'], [/^Usage: switchboard builtin <project\|docs\|sql>/]],
     [

@@ -378,3 +378,20 @@ describe('the schema', () => {
     );
   });
 });
+
+describe('the probe of an unlisted URI', () => {
+  it('counts one read once, however many upstreams it is asked of', async () => {
+    const policy = limitsOf([
+      { name: 'reads', allow: { resources: ['docs://*'] }, limits: { calls: 2, per: '1m' } },
+    ]);
+    const onDocs = target('resource', 'docs', 'docs://unlisted/1');
+    const onWiki = target('resource', 'wiki', 'docs://unlisted/1');
+    // One read, tried on two upstreams (the same params object, as the handler's probe passes it).
+    const first = callOf(alice, onDocs);
+    expect(await failure(policy, first)).toBeUndefined();
+    expect(await failure(policy, { ...first, target: onWiki })).toBeUndefined();
+    // A second read is the second point; a third read is over the limit.
+    expect(await failure(policy, callOf(alice, onDocs))).toBeUndefined();
+    expect((await failure(policy, callOf(alice, onDocs)))?.kind).toBe('rate_limited');
+  });
+});

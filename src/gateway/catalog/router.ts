@@ -16,6 +16,7 @@ import {
 } from './curation.js';
 import { publicName, safeName } from './names.js';
 import type { ListedItem, RoutedTarget, RouterUpstream } from './types.js';
+import type { ToolCandidate } from '../stores/pins.js';
 import {
   buildResourceCatalog,
   COLLIDED_SCHEME,
@@ -80,6 +81,10 @@ export class Router {
     private readonly entries: readonly RouterUpstream[],
     private readonly separator: string,
     private readonly log: Logger,
+    /** Tool-definition pins: the tools of a rebuild it holds back are left out (quarantined = unknown). */
+    private readonly pins?: {
+      held(candidates: readonly ToolCandidate[], ready: readonly string[]): ReadonlySet<CatalogItem>;
+    },
   ) {
     this.byUpstream = new Map(entries.map((e) => [e.upstream, e]));
     for (const entry of entries) {
@@ -304,6 +309,8 @@ export class Router {
   private buildNamed(kind: 'tools' | 'prompts', previous: Map<string, RoutedTarget>) {
     const map = new Map<string, RoutedTarget>();
     const list: ListedItem[] = [];
+    /** The upstream's own item behind each listed one: what pins compare. */
+    const owned: CatalogItem[] = [];
     const claims = new Map<string, { entry: RouterUpstream; item: CatalogItem }[]>();
     for (const entry of this.entries) {
       for (const item of this.filtered(entry, kind)) {
@@ -345,7 +352,23 @@ export class Router {
       };
       map.set(name, target);
       list.push({ target, item: curatedItem(owner.item, name, curation) });
+      owned.push(owner.item);
     }
+    if (kind === 'tools' && this.pins) return this.withoutHeld(map, list, owned);
     return { map, list };
+  }
+
+  /** The tools list and map without the tools the pins hold back (quarantined). */
+  private withoutHeld(map: Map<string, RoutedTarget>, list: ListedItem[], owned: CatalogItem[]) {
+    const ready = this.entries.filter((e) => e.upstream.state === 'ready').map((e) => e.upstream.name);
+    const candidates = list.map(({ target }, i) => ({
+      upstream: target.upstream,
+      item: owned[i],
+      publicName: target.name,
+    }));
+    const held = this.pins!.held(candidates, ready);
+    if (!held.size) return { map, list };
+    for (const { target } of list.filter((_, i) => held.has(owned[i]))) map.delete(target.name);
+    return { map, list: list.filter((_, i) => !held.has(owned[i])) };
   }
 }

@@ -175,6 +175,9 @@ export class RequestHandler implements RouteRunner {
         return await this.run(exchange, 'resources/read', params, target);
       } catch (error) {
         if (exchange.controller.signal.aborted) throw error;
+        // A limit or a policy refusal is about the caller, not about where the URI lives: asking the next
+        // upstream would only spend more of the caller's quota.
+        if (isRefusal(error)) throw error;
         firstError ??= error;
       }
     }
@@ -186,6 +189,10 @@ export class RequestHandler implements RouteRunner {
 function isCancellation(exchange: Exchange): boolean {
   const reason: unknown = exchange.controller.signal.reason;
   return reason instanceof GatewayError && reason.kind === 'cancelled';
+}
+
+function isRefusal(error: unknown): boolean {
+  return error instanceof GatewayError && (error.kind === 'rate_limited' || error.kind === 'forbidden');
 }
 
 function isNotFound(error: unknown): boolean {

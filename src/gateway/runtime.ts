@@ -25,6 +25,8 @@ import { SharedRedis } from './stores/redis.js';
 import { PinBook } from './stores/pins.js';
 import { pinBackend, pinSettings } from './stores/pins-config.js';
 import { configuredPolicies } from './policies.js';
+import { DecisionSinks } from './decisions.js';
+import { debugRequestObserver, type RequestObserver } from './pipeline/observe.js';
 import { SessionRegistry, type Session } from './session/sessions.js';
 import { TaskBook } from './session/tasks.js';
 import { specFor } from './upstream-spec.js';
@@ -56,6 +58,10 @@ export class Runtime {
   readonly callbacks: UpstreamCallbacks;
   /** The Redis connection the stores share (`redis:`); it connects only once a store uses it. */
   readonly redis: SharedRedis | undefined;
+  /** Told of each request's beginning and end: the debug request line; spans, metrics and audit join it. */
+  readonly observers: RequestObserver[] = [];
+  /** Where the policy stages' decisions go besides the log: the audit log and metrics subscribe. */
+  readonly decisions = new DecisionSinks();
   /** Tool-definition pins and quarantine: the router leaves out what they hold back. */
   readonly pins: PinBook;
   private readonly tasks: TaskBook;
@@ -147,13 +153,18 @@ export class Runtime {
     const forwarder = new Forwarder(inflight, this.router);
     this.tasks = new TaskBook(forwarder, this.upstreams, this.visibility);
     this.callbacks = new UpstreamCallbacks(inflight, this.sessions, this.router, this.tasks, this.visibility);
+    this.observers.push(debugRequestObserver(log));
     this.handler = new RequestHandler({
       upstreams: this.upstreams,
       sessions: this.sessions,
       views: (this.views = new Views(this.router, this.visibility)),
       resolver: new Resolver(
         this.router,
-        rules && this.visibility ? logDenials(this.visibility, rules, log) : this.visibility,
+        rules && this.visibility
+          ? logDenials(this.visibility, rules, log, (event, principal) =>
+              this.decisions.emit(event, { principal }),
+            )
+          : this.visibility,
       ),
       forwarder,
       tasks: this.tasks,
@@ -161,6 +172,8 @@ export class Runtime {
       policies,
       gate: this.gate,
       log,
+      decisions: this.decisions,
+      observers: this.observers,
     });
   }
 

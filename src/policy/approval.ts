@@ -2,7 +2,7 @@
 // names (about the principal, its `when:` true), the calling client's user is asked through a form-mode
 // elicitation; only an explicit yes lets the call go on, and every answer is a decision event.
 import { approvalMessage, approvalSchema, APPROVE_FIELD } from './approval-message.js';
-import { decisionEvent } from './decisions.js';
+import { DECISION_MESSAGE, decisionEvent } from './decisions.js';
 import { globList } from './glob.js';
 import { formatDuration } from './limits-keys.js';
 import { compileRules, evaluateWhen, type CompiledRule } from './rules-match.js';
@@ -102,7 +102,7 @@ export function createApprovalPolicy(rules: readonly RuleOptions[]): Policy | un
             reason,
           }),
         },
-        'policy decision',
+        DECISION_MESSAGE,
       );
       if (outcome === 'approved') return next(call);
       // Nobody is waiting for an answer any more: end the call the way any cancelled call ends.

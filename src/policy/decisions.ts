@@ -4,6 +4,9 @@
 import type { Visibility } from './compose.js';
 import type { CallLog, Principal, Target } from './types.js';
 
+/** The message of every decision line: what the gateway's decision sinks (audit, metrics) pick up. */
+export const DECISION_MESSAGE = 'policy decision';
+
 /** What `decide` tells about a deny (structurally: rules.ts imports this file, not the other way round). */
 interface Denied {
   readonly rule?: string;
@@ -74,6 +77,8 @@ export function logDenials(
   visibility: Visibility,
   rules: { decide(principal: Principal, target: Target): Denied & { allowed: boolean } },
   log: CallLog,
+  /** Also told of each deny, with the whole principal (the gateway's decision sinks). */
+  onDeny?: (event: DecisionEvent, principal: Principal) => void,
 ): Visibility {
   return {
     viewKey: visibility.viewKey,
@@ -81,11 +86,11 @@ export function logDenials(
       if (visibility.visible(principal, target)) return true;
       if (target.kind !== 'upstream') {
         const decision = rules.decide(principal, target);
-        if (!decision.allowed)
-          log.info(
-            { decision: decisionEvent(principal, METHOD_OF_KIND[target.kind], target, decision) },
-            'policy decision',
-          );
+        if (!decision.allowed) {
+          const event = decisionEvent(principal, METHOD_OF_KIND[target.kind], target, decision);
+          log.info({ decision: event }, DECISION_MESSAGE);
+          onDeny?.(event, principal);
+        }
       }
       return false;
     },

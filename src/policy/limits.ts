@@ -3,7 +3,7 @@
 // Windows are counted by injected counters (in memory, or in Redis shared by replicas); calls in flight are
 // counted here, in this process. It runs after the rules, so a call they refuse never spends a point.
 import { GatewayError } from '../errors.js';
-import { decisionEvent } from './decisions.js';
+import { DECISION_MESSAGE, decisionEvent } from './decisions.js';
 import { field, formatDuration, principalKey } from './limits-keys.js';
 import { compileRules, evaluateWhen, itemKind, type CompiledRule } from './rules-match.js';
 import type { LimitOptions, RuleOptions } from './rules-schema.js';
@@ -121,7 +121,7 @@ export function createLimitsPolicy(options: LimitsOptions): Policy | undefined {
           reason: message,
         }),
       },
-      'policy decision',
+      DECISION_MESSAGE,
     );
     throw new GatewayError('rate_limited', message, {
       data: { retryAfterMs, ...(rule ? { rule } : {}), limit },

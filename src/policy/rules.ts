@@ -2,7 +2,7 @@
 // cached per view (principals the rules cannot tell apart share one), `around` only where a `when:` reads args,
 // and `decide`, the same decision with every rule that matched and why (explain, decision events).
 import { GatewayError } from '../errors.js';
-import { decisionEvent } from './decisions.js';
+import { DECISION_MESSAGE, decisionEvent } from './decisions.js';
 import {
   compileRules,
   couldName,
@@ -270,7 +270,7 @@ export function createRulesPolicy(options: PolicyOptions, names?: PublishedNames
       if (decision.allowed) return next(call);
       call.log.info(
         { decision: decisionEvent(call.principal, call.method, call.target, decision) },
-        'policy decision',
+        DECISION_MESSAGE,
       );
       // The item is listed, so refusing it reveals nothing: a clear "forbidden", not a pretended absence.
       throw new GatewayError(

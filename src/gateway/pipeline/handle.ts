@@ -3,7 +3,7 @@
 // request is resolved to a target (hidden = absent), then runs its method's chain of stages down to `forward`.
 import type { JSONRPCRequest, LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
-import { GatewayError } from '../../errors.js';
+import { GatewayError, toGatewayError } from '../../errors.js';
 import type { Visibility } from '../../policy/compose.js';
 import { compileChain } from '../../policy/compose.js';
 import type { Next, Policy, Result } from '../../policy/types.js';
@@ -12,6 +12,7 @@ import type { Upstream } from '../../upstreams/pool.js';
 import type { RoutedTarget } from '../catalog/types.js';
 import type { Views } from '../catalog/views.js';
 import { initialize, setLevel } from '../session/lifecycle.js';
+import type { DecisionSinks } from '../decisions.js';
 import type { Exchange, SessionRegistry } from '../session/sessions.js';
 import type { TaskBook } from '../session/tasks.js';
 import {
@@ -27,7 +28,7 @@ import {
 } from '../wire/jsonrpc.js';
 import { makeCall, type GatewayCall } from './call.js';
 import { fromUpstreamError, type Forwarder } from './forward.js';
-import { logRequest } from './observe.js';
+import type { Observation, Outcome, RequestObserver } from './observe.js';
 import { unknownResource, type Resolver } from './resolve.js';
 import { routeRequest, type RouteRunner } from './routes.js';
 
@@ -73,6 +74,10 @@ export interface HandlerDeps {
   policies: readonly Policy[];
   gate: CatalogueGate;
   log: Logger;
+  /** Decisions the stages make go to these besides the log (audit, metrics). */
+  decisions: DecisionSinks;
+  /** Told of each request's beginning and end (the debug request line, spans, metrics, audit records). */
+  observers: readonly RequestObserver[];
 }
 
 export class RequestHandler implements RouteRunner {
@@ -93,13 +98,47 @@ export class RequestHandler implements RouteRunner {
    * become JSON-RPC error responses). With debug logging on, each call leaves one request log line.
    */
   async handle(exchange: Exchange, request: JSONRPCRequest): Promise<ResponseText> {
+    const { observers } = this.deps;
+    if (observers.length === 0) return this.answer(exchange, request);
+    const started = performance.now();
+    let observations: Observation[] | undefined;
+    for (const observer of observers) {
+      const observation = observer.begin(exchange, request, started);
+      if (observation) (observations ??= []).push(observation);
+    }
+    if (!observations) return this.answer(exchange, request);
+    const ended: { outcome: Outcome; error?: GatewayError } = { outcome: 'ok' };
+    let work = () => this.answer(exchange, request, ended);
+    for (const observation of observations) {
+      const inner = work;
+      if (observation.run) work = () => observation.run!(inner);
+    }
+    const text = await work();
+    // Every observer hears of the end; one that fails (the audit sink) turns the answer into its error.
+    let failure: GatewayError | undefined;
+    for (const observation of observations) {
+      try {
+        await observation.end(ended.outcome, ended.error);
+      } catch (error) {
+        failure ??= toGatewayError(error);
+      }
+    }
+    return failure ? errorText(request.id, failure) : text;
+  }
+
+  /**
+   * The answer to one client request (already classified by the front: string method, valid id); never throws
+   * (errors become JSON-RPC error responses). `ended` learns how it ended, for the observers.
+   */
+  private async answer(
+    exchange: Exchange,
+    request: JSONRPCRequest,
+    ended?: { outcome: Outcome; error?: GatewayError },
+  ): Promise<ResponseText> {
     const { session } = exchange;
-    const { gate, log } = this.deps;
+    const { gate } = this.deps;
     const inflight = (session.inflight ??= new Map());
     inflight.set(request.id, exchange);
-    const debug = log.isLevelEnabled('debug');
-    const started = debug ? performance.now() : 0;
-    let outcome: string | number = 'ok';
     try {
       // Until start-up settles the catalogue is partial: answer from the whole of it, not from whoever was first.
       if (!gate.ready && gate.until && !SETTLE_EXEMPT.has(request.method)) {
@@ -113,19 +152,22 @@ export class RequestHandler implements RouteRunner {
         return cachedResultPieces(request.id, this.deps.views.listJson(listed, exchange.principal));
       }
       const result = await this.dispatch(exchange, request);
-      if (debug && (result.value as { isError?: unknown } | undefined)?.isError === true) outcome = 'isError';
+      if (ended && (result.value as { isError?: unknown } | undefined)?.isError === true)
+        ended.outcome = 'isError';
       return result.raw ? rawResultPieces(request.id, result.raw) : resultText(request.id, result.value);
     } catch (error) {
       if (exchange.controller.signal.aborted && !session.closed && isCancellation(exchange)) {
-        outcome = 'cancelled';
+        if (ended) ended.outcome = 'cancelled';
         return undefined;
       }
       const gatewayError = fromUpstreamError(error);
-      outcome = gatewayError.code;
+      if (ended) {
+        ended.outcome = gatewayError.code;
+        ended.error = gatewayError;
+      }
       return errorText(request.id, gatewayError);
     } finally {
       inflight.delete(request.id);
-      if (debug) logRequest(log, exchange, request, started, outcome);
     }
   }
 
@@ -164,7 +206,11 @@ export class RequestHandler implements RouteRunner {
     params: Record<string, any>,
     target: RoutedTarget,
   ): Promise<Result> {
-    return this.chains.get(method)!(makeCall(exchange, method, params, target, this.deps.log));
+    const { log, decisions } = this.deps;
+    const context = { principal: exchange.principal, sessionId: exchange.session.id, method };
+    return this.chains.get(method)!(
+      makeCall(exchange, method, params, target, decisions.callLog(log, context)),
+    );
   }
 
   /** An unlisted URI (a link inside a result, say) is asked of each resource server it may be on, in turn. */

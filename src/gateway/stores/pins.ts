@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
 import { findPoisoning, toolNames, type PoisoningFinding } from '../../policy/poisoning.js';
-import { catalogueDecision } from '../../policy/decisions.js';
+import { catalogueDecision, DECISION_MESSAGE } from '../../policy/decisions.js';
 import type { CatalogItem } from '../../upstreams/catalog.js';
 import { pinnedForm, type PinBackend, type PinData, type PinRecord } from './pins-definition.js';
 import type { UpstreamPinning } from './pins-config.js';
@@ -298,7 +298,7 @@ export class PinBook {
         `\`switchboard pins approve ${publicName}\` publishes it`,
     );
     const target = { kind: 'tool', upstream, name: publicName, original: item.name } as const;
-    this.log.info({ decision: catalogueDecision(target, 'quarantine', why) }, 'policy decision');
+    this.log.info({ decision: catalogueDecision(target, 'quarantine', why) }, DECISION_MESSAGE);
   }
 
   private warnPoisoning(candidate: ToolCandidate, hash: string, findings: readonly PoisoningFinding[]) {

@@ -3,7 +3,7 @@
 // its `when` holds). A refused call never reaches the upstream: it gets an `isError` result naming the argument
 // and the guard, and leaves a decision event. Tools without guards pay two Map lookups.
 import { globList } from '../glob.js';
-import { decisionEvent } from '../decisions.js';
+import { DECISION_MESSAGE, decisionEvent } from '../decisions.js';
 import { compileRules, evaluateWhen, type CompiledRule } from '../rules-match.js';
 import type { RuleOptions } from '../rules-schema.js';
 import type { Call, Next, Policy, Result, Target } from '../types.js';
@@ -93,7 +93,7 @@ export function createGuardsPolicy(options: GuardsOptions): Policy | undefined {
             reason: `${reason} (${source})`,
           }),
         },
-        'policy decision',
+        DECISION_MESSAGE,
       );
       return `Refused by the gateway: ${reason} (${source})`;
     }

@@ -3,7 +3,7 @@
 // `secrets:` and the matching rules' `secrets:` say. A result that travels as the upstream's raw bytes is cleared
 // on those bytes by one prefilter pass; only on a hit is its parsed value scanned (and then re-serialised).
 import { GatewayError } from '../../errors.js';
-import { decisionEvent } from '../decisions.js';
+import { DECISION_MESSAGE, decisionEvent } from '../decisions.js';
 import { compileRules, evaluateWhen, itemKind, type CompiledRule } from '../rules-match.js';
 import type { RuleOptions } from '../rules-schema.js';
 import type { Call, Next, Policy, Result, Target } from '../types.js';
@@ -174,7 +174,7 @@ function record(
         secrets: [...new Set(kinds)],
       }),
     },
-    'policy decision',
+    DECISION_MESSAGE,
   );
 }
 

@@ -15,6 +15,7 @@ Commands:
   policy explain --config FILE --as k=v,... [METHOD NAME]
                                                 what a principal sees, or the decision for one call
   pins    list|diff|approve --config FILE       tool-definition pins and quarantine
+  audit   verify FILE... [--key-env NAME]       check the audit log's hash chain; names the first bad line
 
 Options:
 ${CONFIG_OPTION}
@@ -91,6 +92,17 @@ Options:
 ${CONFIG_OPTION}
   --upstream U    with approve --all: the upstream whose quarantined tools to approve
   --all           with approve --upstream: every quarantined tool of it
+${HELP_OPTION}
+`,
+  audit: `Usage: switchboard audit verify FILE... [--key-env NAME]
+
+Checks the audit log (audit.file): every record's hash, and that each record's prev is the hash of the one
+before it, across the files in the order given. One FILE alone stands for itself and its rotated siblings
+(FILE.000001, FILE.000002, ..., oldest first, FILE last). Exits 0 with a summary, 1 naming the first bad line
+as FILE:LINE and why (edited, missing or reordered, cut short, not a record), 2 on bad usage.
+
+Options:
+  --key-env NAME  the environment variable holding audit.hashKey, for a log chained by HMAC under it
 ${HELP_OPTION}
 `,
 };

@@ -12,6 +12,16 @@ function version(): string {
   return pkg.version;
 }
 
+/** Starts tracing when the config sets `telemetry.otlp`; otherwise nothing of OpenTelemetry is loaded. A bad
+ * config fails here with the error the gateway would give. */
+async function startTelemetry(configFile: string): Promise<void> {
+  const { loadConfig } = await import('./gateway/config.js');
+  const { telemetry } = loadConfig(configFile, process.env, { fromCommand: true });
+  if (!telemetry?.otlp) return;
+  const { startTracing } = await import('./gateway/telemetry/tracing.js');
+  startTracing(telemetry, version());
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '-h' || command === '--help' || command === 'help') {
@@ -45,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
     args: { type: 'string' },
     upstream: { type: 'string' },
     all: { type: 'boolean' },
+    'key-env': { type: 'string' },
   } as const;
   let values: ReturnType<
     typeof parseArgs<{ args: string[]; options: typeof options; strict: true }>
@@ -55,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
       args: rest,
       options,
       strict: true,
-      allowPositionals: command === 'policy' || command === 'pins',
+      allowPositionals: command === 'policy' || command === 'pins' || command === 'audit',
     }));
     // --host and --port mean something to serve only; elsewhere they would be silently ignored.
     const misplaced = command === 'serve' ? undefined : ['host', 'port'].find((k) => k in values);
@@ -64,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
     if (notPolicy) throw new Error(`--${notPolicy} applies to policy explain only`);
     const notPins = command === 'pins' ? undefined : ['upstream', 'all'].find((k) => k in values);
     if (notPins) throw new Error(`--${notPins} applies to pins approve only`);
+    if (command !== 'audit' && 'key-env' in values) throw new Error('--key-env applies to audit verify only');
   } catch (error) {
     // parseArgs names the bad option; the command's own usage says what it takes.
     process.stderr.write(`switchboard ${command}: ${(error as Error).message}\n\n${help}`);
@@ -73,6 +85,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(help);
     return 0;
   }
+  // Tracing starts before the gateway's modules load, so whatever it instruments is there from their first use.
+  if (command === 'serve' || command === 'stdio') await startTelemetry(values.config!);
   const main = await import('./gateway/main.js');
   switch (command) {
     case 'serve': {
@@ -125,6 +139,24 @@ async function main(argv: string[]): Promise<number> {
       }
       const { pinsCommand } = await import('./gateway/pins-cli.js');
       return pinsCommand(values.config!, { command: sub, name, upstream: values.upstream, all: values.all });
+    }
+    case 'audit': {
+      const [sub, ...files] = positionals;
+      const keyEnv = values['key-env'];
+      const problem =
+        sub !== 'verify'
+          ? 'the one subcommand is verify'
+          : files.length === 0
+            ? 'give the audit file (or files, oldest first)'
+            : keyEnv !== undefined && process.env[keyEnv] === undefined
+              ? `--key-env: the environment variable ${keyEnv} is not set`
+              : undefined;
+      if (problem) {
+        process.stderr.write(`switchboard audit: ${problem}\n\n${help}`);
+        return 2;
+      }
+      const { auditVerifyCommand } = await import('./gateway/audit/verify.js');
+      return auditVerifyCommand(files, keyEnv === undefined ? undefined : process.env[keyEnv]);
     }
     default:
       process.stderr.write(`switchboard: unknown command "${command}"\n\n${USAGE}`);

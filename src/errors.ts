@@ -27,6 +27,8 @@ export const ERROR_KINDS = {
   config: { code: -32603, status: 500 },
   /** The identity provider (discovery, JWKS, introspection) could not be reached: not the client's fault. */
   auth_unavailable: { code: -32603, status: 503 },
+  /** The audit log cannot be written (`audit.onFailure: fail`): audited calls fail closed. */
+  audit_unavailable: { code: -32603, status: 503 },
 } as const;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

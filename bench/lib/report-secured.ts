@@ -8,10 +8,11 @@ export const BARE = 'switchboard-stdio';
 export const SECURED = ['switchboard-policy', 'switchboard-apikey', 'switchboard-jwt', 'switchboard-secured'];
 
 const WHAT: Record<string, string> = {
-  'switchboard-policy': '`policy:` of 20 rules + no-op audit stage',
+  'switchboard-policy': '`policy:` of 20 rules + audit log (flush)',
   'switchboard-apikey': 'API-key auth',
   'switchboard-jwt': 'JWT auth (RS256, verified once per token, then cached)',
-  'switchboard-secured': 'API key + 50 rules with CEL + no-op audit stage',
+  'switchboard-secured':
+    'API key + 50 rules (CEL, limits, guard) + edge limit + audit (flush) + tracing 0.1 + metrics',
 };
 
 function median(values: number[]): number {

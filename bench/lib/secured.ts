@@ -1,6 +1,11 @@
 // What the bench's secured targets add to the bare gateway's config: a `policy:` block of N rules (with CEL
 // `when:`s for the secured path), API-key or JWT auth, and the credential the load client presents.
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 export type SecuredTargetName =
   'switchboard-policy' | 'switchboard-apikey' | 'switchboard-jwt' | 'switchboard-secured';
@@ -10,8 +15,6 @@ export interface SecuredSetup {
   config: Record<string, unknown>;
   /** The `Authorization` header value of the next session; absent: the target needs none. */
   authorization?: () => string;
-  /** Runs the launcher with the no-op audit stage instead of `dist/cli.js serve`. */
-  audit: boolean;
   stop(): Promise<void>;
 }
 
@@ -111,27 +114,70 @@ function apiKey(): { auth: Record<string, unknown>; header: string } {
   return { auth: { apiKeys: [{ subject: SUBJECT, groups: [GROUP], sha256 }] }, header: `Bearer ${key}` };
 }
 
+/**
+ * The real audit log (`durability: flush`, the default) in a temporary folder of its own, removed when the
+ * target stops: every call's answer waits for its record's write, as G8 asks.
+ */
+function benchAudit(): { audit: Record<string, unknown>; stop(): Promise<void> } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-bench-audit-'));
+  return {
+    audit: { file: path.join(dir, 'audit.jsonl'), durability: 'flush' },
+    stop: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * Tracing at sampling 0.1 (`telemetry.otlp`), exported to a stand-in collector in this process that reads each
+ * OTLP/HTTP batch and answers 200: the gateway pays for spans, batching and export as it would in production.
+ */
+async function benchTracing(): Promise<{ telemetry: Record<string, unknown>; stop(): Promise<void> }> {
+  const sink = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const { port } = sink.address() as AddressInfo;
+  return {
+    telemetry: { otlp: { endpoint: `http://127.0.0.1:${port}` }, sampling: 0.1 },
+    stop: () => {
+      sink.closeAllConnections();
+      return new Promise<void>((resolve) => sink.close(() => resolve()));
+    },
+  };
+}
+
 /** What target `name` adds to a gateway whose /mcp is `resource`. */
 export async function securedSetup(name: SecuredTargetName, resource: string): Promise<SecuredSetup> {
   switch (name) {
-    case 'switchboard-policy':
-      return { config: { policy: benchPolicy(20, false) }, audit: true, stop: async () => {} };
+    case 'switchboard-policy': {
+      const { audit, stop } = benchAudit();
+      return { config: { policy: benchPolicy(20, false), audit }, stop };
+    }
     case 'switchboard-apikey': {
       const { auth, header } = apiKey();
       return {
         config: { auth: { resource, ...auth } },
         authorization: () => header,
-        audit: false,
         stop: async () => {},
       };
     }
     case 'switchboard-secured': {
       const { auth, header } = apiKey();
+      const { audit, stop } = benchAudit();
+      const tracing = await benchTracing();
       return {
-        config: { auth: { resource, ...auth }, ...benchLimits(benchSafety(benchPolicy(50, true))) },
+        config: {
+          auth: { resource, ...auth },
+          ...benchLimits(benchSafety(benchPolicy(50, true))),
+          audit,
+          // Metrics on /metrics behind the same API key (the bench does not scrape), spans at sampling 0.1.
+          telemetry: { ...tracing.telemetry, metrics: true },
+        },
         authorization: () => header,
-        audit: true,
-        stop: async () => {},
+        stop: async () => {
+          await stop();
+          await tracing.stop();
+        },
       };
     }
     case 'switchboard-jwt': {
@@ -148,7 +194,6 @@ export async function securedSetup(name: SecuredTargetName, resource: string): P
       return {
         config: { auth: { resource, requiredScopes: ['mcp:tools'], jwt: { issuer: idp.issuer } } },
         authorization: () => `Bearer ${tokens[next++ % tokens.length]}`,
-        audit: false,
         stop: () => idp.close(),
       };
     }

@@ -6,7 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { REPO_ROOT, compileToCache } from './compile.js';
+import { REPO_ROOT } from './compile.js';
 import { McpHttpSession, createAgent } from './mcp-client.js';
 import { processTree } from './proc.js';
 import type { Target } from './measure.js';
@@ -248,10 +248,17 @@ export async function startTarget(
         const content = { listen: { host: '127.0.0.1', port }, upstreams, ...secured?.config };
         writeFileSync(config, JSON.stringify(content, null, 2));
         const first = shape.upstreams > 1 ? 'u0' : 'up';
-        // The launcher adds the no-op audit stage through buildGateway; otherwise the CLI as users run it.
-        const gatewayArgs = secured?.audit
-          ? [compileToCache('bench/policy-gateway.ts', 'switchboard-bench'), REPO_ROOT, config, String(port)]
-          : [GATEWAY_CLI, 'serve', '--config', config, '--host', '127.0.0.1', '--port', String(port)];
+        // The CLI as users run it, secured targets included (their audit log, limits and tracing are config).
+        const gatewayArgs = [
+          GATEWAY_CLI,
+          'serve',
+          '--config',
+          config,
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+        ];
         const authorization = secured?.authorization;
         const args = [...gatewayNodeArgs, ...gatewayArgs];
         const gateway = await started(name, args, url, `${first}__echo`, authorization?.());

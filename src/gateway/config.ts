@@ -12,7 +12,9 @@ import { principalEnvProblem } from '../upstreams/principal-env.js';
 import { endpointsSchema } from '../policy/endpoints-schema.js';
 import { secretsSchema } from '../policy/secrets/schema.js';
 import { authSchema, stdioAuthSchema, upstreamAuthSchema } from './config-auth.js';
+import { auditSchema } from './config-audit.js';
 import { toolsCurationSchema } from './config-curation.js';
+import { telemetrySchema } from './config-telemetry.js';
 import { describeIssues, formatIssue } from './config-issues.js';
 import { duration } from '../duration.js';
 import {
@@ -200,8 +202,16 @@ export const configSchema = z.strictObject({
   /** Where tool-definition pins are kept (default: switchboard.pins.json beside the config file; Redis when
    * `redis:` is set). */
   pins: z.strictObject({ file: z.string().min(1).optional() }).optional(),
+  /** The tamper-evident audit log; absent: none. */
+  audit: auditSchema.optional(),
+  /** Traces over OTLP/HTTP (and metrics); absent: no telemetry, and none of its code loaded. */
+  telemetry: telemetrySchema.optional(),
   logging: z
-    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+      /** Field names (any depth, any case) whose values never reach a log line, beside the built-in ones. */
+      redact: z.array(z.string().min(1)).default([]),
+    })
     .prefault({}),
   upstreams: z.record(
     z.string().regex(UPSTREAM_NAME, 'upstream names use letters, digits, - and _'),
@@ -270,7 +280,7 @@ export function parseConfig(
   normalizeHostShape(top, upstreamsKey, fail);
   top.upstreams ??= {};
   const baseDir = options.baseDir ?? process.cwd();
-  const variables = { env: options.env ?? process.env, workspace: workspaceFolder(baseDir) };
+  const variables = { env: options.env ?? process.env, workspace: workspaceFolder(baseDir), used: {} };
   const expanded = expandEnv(top, variables, [], fail);
   const result = configSchema.safeParse(expanded);
   if (!result.success) throw fail(describeIssues(result.error.issues, expanded, KNOWN_UPSTREAM_KEYS));
@@ -294,6 +304,7 @@ export function parseConfig(
     if (credentialsProblem) throw fail(`upstreams.${name}.${credentialsProblem}`);
   }
   Object.defineProperty(config, 'baseDir', { value: baseDir, enumerable: false });
+  Object.defineProperty(config, 'expandedEnv', { value: variables.used, enumerable: false });
   if (options.file)
     Object.defineProperty(config, 'file', { value: path.resolve(options.file), enumerable: false });
   return deepFreeze(config);
@@ -302,6 +313,11 @@ export function parseConfig(
 /** The folder relative paths in the config resolve against (the config file's folder). */
 export function configBaseDir(config: GatewayConfig): string {
   return (config as GatewayConfig & { baseDir?: string }).baseDir ?? process.cwd();
+}
+
+/** Each `${NAME}` the config expanded, with its value (logs treat them as secrets: gateway/redact.ts). */
+export function configExpandedEnv(config: GatewayConfig): Readonly<Record<string, string>> {
+  return (config as GatewayConfig & { expandedEnv?: Record<string, string> }).expandedEnv ?? {};
 }
 
 /** The config file a switchboard command read this config from; undefined otherwise (see loadConfig). */
@@ -370,6 +386,8 @@ interface Variables {
   env: NodeJS.ProcessEnv;
   /** What `${workspaceFolder}` means (see workspaceFolder in host-shapes.ts). */
   workspace: string;
+  /** Filled in: each environment variable expanded, with its value. */
+  used: Record<string, string>;
 }
 
 /**
@@ -392,6 +410,7 @@ function expandEnv(value: unknown, vars: Variables, at: string[], fail: (m: stri
       if (name === undefined) return '${';
       const found = vars.env[name];
       if (found === undefined) throw fail(`${at.join('.')}: environment variable ${name} is not set`);
+      vars.used[name] = found;
       return found;
     });
   }

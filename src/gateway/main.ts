@@ -7,6 +7,7 @@ import { explainCall, explainCatalogue, policyWarnings } from '../policy/explain
 import { createRulesPolicy } from '../policy/rules.js';
 import type { Principal, Target } from '../policy/types.js';
 import { configWarnings, loadConfig, type GatewayConfig } from './config.js';
+import { metricsSettings } from './config-metrics.js';
 import { createLogger } from './logger.js';
 import { configSecrets } from './redact.js';
 import { publishedNames } from './policies.js';
@@ -50,13 +51,24 @@ export async function serve(configFile: string, overrides: { host?: string; port
 
 export async function stdio(configFile: string): Promise<void> {
   const config = loadConfig(configFile, process.env, { fromCommand: true });
-  const log = createLogger(config.logging.level, { secrets: configSecrets(config) });
+  if (config.audit?.stdout)
+    throw new GatewayError(
+      'config',
+      'audit.stdout: under `switchboard stdio` stdout carries the MCP messages; write the audit log to audit.file',
+    );
+  const log = createLogger(config.logging.level, {
+    secrets: configSecrets(config),
+    fields: config.logging.redact,
+  });
   for (const warning of configWarnings(config)) log.warn(warning);
   const runtime = new Runtime(config, log);
+  const metrics = metricsSettings(config);
+  const metricsListener =
+    metrics && (await (await import('./telemetry/metrics-http.js')).listenForStdio(runtime, metrics, log));
   onSignals(() => runtime.stop());
   await runtime.start();
   await serveStdio(runtime, process.stdin, process.stdout, stdioPrincipal(config.stdio.principal));
-  await runtime.stop();
+  await Promise.all([runtime.stop(), metricsListener?.close()]);
 }
 
 /** Connects to every upstream and prints a table; returns the exit code. */

@@ -1,10 +1,27 @@
-// The secrets a config names, for redactText: header values of HTTP upstreams, passwords and credential-like
-// query values in any URL, credential-named env values of stdio upstreams, and the auth secrets (inbound keys
-// and client secrets, upstream client secrets). Computed once per config.
+// The secrets a config names, for redactText: every value a `${NAME}` expanded from the environment, header
+// values of HTTP upstreams, passwords and credential-like query values in any URL, credential-named env values
+// of stdio upstreams, and the auth secrets (inbound keys and client secrets, upstream client secrets).
+// Computed once per config.
 import { MIN_SECRET_LENGTH, redactText } from '../redact.js';
-import type { GatewayConfig } from './config.js';
+import { configExpandedEnv, type GatewayConfig } from './config.js';
 
 const SECRET_NAME = /auth|token|secret|passw|pwd|key|cookie|credential|session|signature/i;
+/**
+ * Variables whose values are places and settings every process has, not secrets: redacting them would blank
+ * every path under the home folder in every line.
+ */
+const PLAIN_ENV = new Set([
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'PWD',
+  'PATH',
+  'SHELL',
+  'TMPDIR',
+  'TEMP',
+  'TMP',
+  'LANG',
+]);
 /** Query values this long are treated as secrets whatever their parameter is called. */
 const LONG_QUERY_VALUE = 12;
 
@@ -14,6 +31,10 @@ export function configSecrets(config: GatewayConfig): string[] {
   let secrets = cache.get(config);
   if (secrets) return secrets;
   const found = new Set<string>();
+  // The config is where secrets are written as `${NAME}`: whatever it expanded, wherever it went (an argument,
+  // an env entry of any name, a URL), may be one.
+  for (const [name, value] of Object.entries(configExpandedEnv(config)))
+    if (!PLAIN_ENV.has(name)) found.add(value);
   for (const upstream of Object.values(config.upstreams)) {
     const entry = upstream as Record<string, unknown>;
     for (const value of Object.values((entry.headers ?? {}) as Record<string, string>)) {

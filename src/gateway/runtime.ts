@@ -27,7 +27,10 @@ import { pinBackend, pinSettings } from './stores/pins-config.js';
 import { configuredPolicies } from './policies.js';
 import { DecisionSinks } from './decisions.js';
 import { debugRequestObserver, type RequestObserver } from './pipeline/observe.js';
+import { createAudit, type Audit } from './audit/audit.js';
+import type { GatewayMetrics } from './telemetry/metrics.js';
 import { SessionRegistry, type Session } from './session/sessions.js';
+import { installedTracing, type GatewayTracing } from './telemetry/tracing-hooks.js';
 import { TaskBook } from './session/tasks.js';
 import { specFor } from './upstream-spec.js';
 import { notificationOf } from './wire/jsonrpc.js';
@@ -62,8 +65,16 @@ export class Runtime {
   readonly observers: RequestObserver[] = [];
   /** Where the policy stages' decisions go besides the log: the audit log and metrics subscribe. */
   readonly decisions = new DecisionSinks();
+  /** The Prometheus metrics (`telemetry.metrics`), set by telemetry/metrics-http.ts; absent when off. */
+  metrics?: GatewayMetrics;
+  /** Told of each upstream state change besides the debug line (the metrics count restarts). */
+  onUpstreamState?: (upstream: Upstream) => void;
   /** Tool-definition pins and quarantine: the router leaves out what they hold back. */
   readonly pins: PinBook;
+  /** The audit log (`audit:`); absent when off. */
+  readonly audit: Audit | undefined;
+  /** Spans, when `telemetry.otlp` is set and the process started tracing (cli.ts); absent: nothing traced. */
+  readonly tracing: GatewayTracing | undefined;
   private readonly tasks: TaskBook;
   private readonly views: Views;
   private readonly byName: Map<string, Upstream>;
@@ -86,8 +97,10 @@ export class Runtime {
       onNotification: (connection: any, notification: any) =>
         this.callbacks.onNotification(connection, notification),
       onCatalogChanged: () => this.rebuild(),
-      onStateChanged: (upstream: Upstream) =>
-        this.log.debug({ upstream: upstream.name, state: upstream.state }, 'upstream state'),
+      onStateChanged: (upstream: Upstream) => {
+        this.log.debug({ upstream: upstream.name, state: upstream.state }, 'upstream state');
+        this.onUpstreamState?.(upstream);
+      },
     };
     const budget = new SessionBudget({
       maxTotal: config.sessions.maxUpstreamConnections,
@@ -147,13 +160,33 @@ export class Runtime {
     });
     const configured = configuredPolicies(config, [...this.byName.keys()], this.redis, policies);
     const { rules } = configured;
-    policies = configured.policies;
+    this.audit =
+      config.audit &&
+      createAudit(config.audit, configBaseDir(config), log, this.router, (exchange) =>
+        this.tracing?.traceId(exchange),
+      );
+    // The audit gate goes first: while the log cannot be written, no audited call reaches any other stage.
+    policies = this.audit?.gate ? [this.audit.gate, ...configured.policies] : configured.policies;
+    const tracing = (this.tracing = config.telemetry?.otlp ? installedTracing() : undefined);
+    if (tracing) policies = policies.map((policy) => tracing.policy(policy));
     this.visibility = composeVisibility(policies);
     const inflight = new Inflight();
-    const forwarder = new Forwarder(inflight, this.router);
+    const forwarder = new Forwarder(inflight, this.router, tracing?.upstream);
     this.tasks = new TaskBook(forwarder, this.upstreams, this.visibility);
     this.callbacks = new UpstreamCallbacks(inflight, this.sessions, this.router, this.tasks, this.visibility);
     this.observers.push(debugRequestObserver(log));
+    if (tracing) {
+      this.observers.push(tracing.observer);
+      this.decisions.subscribe(tracing.decision);
+    }
+    if (this.audit) {
+      // Read when a batch is written: the metrics are set after the runtime is built.
+      this.audit.sink.onWritten = (seconds) => this.metrics?.observeAuditWrite(seconds);
+      this.observers.push(this.audit.observer);
+      this.decisions.subscribe(this.audit.onDecision);
+      // Quarantines are the catalogue's own decisions: they reach the sinks from the pins.
+      this.pins.onDecision = (event) => this.decisions.emit(event, {});
+    }
     this.handler = new RequestHandler({
       upstreams: this.upstreams,
       sessions: this.sessions,
@@ -183,6 +216,9 @@ export class Runtime {
   /** Connects every upstream; resolves when each first attempt has settled. Name collisions are fatal. */
   start(): Promise<void> {
     this.started ??= (async () => {
+      // The audit log before any call can be made (a file it cannot open is logged; audited calls then fail
+      // closed until it can be written).
+      this.audit?.open();
       // Pins first: a pins file that cannot be trusted stops start-up before any tool is published unchecked.
       await this.pins.open().catch(async (error: unknown) => {
         await this.stop();
@@ -227,6 +263,8 @@ export class Runtime {
       ...this.upstreams.map((upstream) => upstream.stop()),
       // Pins still to be written go out before the connection they may need closes.
       this.pins.close().then(() => this.redis?.close()),
+      this.audit?.close(),
+      this.tracing?.flush(),
     ]);
   }
 

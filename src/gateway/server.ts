@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { GatewayConfig } from './config.js';
+import { metricsSettings } from './config-metrics.js';
 import { addLogSecrets, createLogger } from './logger.js';
 import type { Policy } from '../policy/types.js';
 import type { Authenticate } from './front/auth.js';
@@ -34,10 +35,12 @@ export async function buildGateway(
   options: BuildOptions = {},
 ): Promise<FastifyInstance> {
   const log = options.log ?? createLogger(config.logging.level);
-  // Credentials the config names never reach a log line, whatever upstream text they come back in.
-  addLogSecrets(log, configSecrets(config));
+  // Credentials the config names never reach a log line, whatever upstream text they come back in; nor do the
+  // fields `logging.redact` names.
+  addLogSecrets(log, configSecrets(config), config.logging.redact);
   const runtime = new Runtime(config, log, options.policies);
   const app = Fastify({
+    // No fastify request logging: its lines would bypass the gateway's own (and could carry headers).
     logger: false,
     bodyLimit: config.http.bodyLimit,
     requestTimeout: config.http.requestTimeout,
@@ -83,7 +86,20 @@ export async function buildGateway(
   });
 
   // Who each request is from (after the Host guard): `auth:` when configured, else the seam, else anonymous.
-  registerAuth(app, config.auth && createInboundAuth(config.auth, log), options.authenticate);
+  const audit = runtime.audit;
+  registerAuth(
+    app,
+    config.auth && createInboundAuth(config.auth, log),
+    options.authenticate,
+    audit &&
+      ((request, error) =>
+        audit.onAuthRefused({
+          method: request.method,
+          path: request.url.split('?')[0],
+          remote: request.ip,
+          error,
+        })),
+  );
   // The coarse per-principal request limit, after authentication and before the routes it covers.
   if (config.http.rateLimit)
     await registerEdgeRateLimit(app, config.http.rateLimit, windowCounters(runtime.redis, 'edge:'));
@@ -112,6 +128,9 @@ export async function buildGateway(
     return reply.code(state.ready ? 200 : 503).send(request.principal ? state : { ready: state.ready });
   });
   registerMcpEndpoint(app, runtime);
+  // GET /metrics (or a listener of its own) fed by the runtime; prom-client is loaded only when configured.
+  const metrics = metricsSettings(config);
+  if (metrics) (await import('./telemetry/metrics-http.js')).serveMetrics(app, metrics, log);
 
   // Every open connection (one listener per connection, nothing per request), for shutdown below.
   const sockets = new Set<Socket>();

@@ -115,7 +115,7 @@ export class HttpClientTransport implements Transport {
         },
         this.limits.maxResultBytes,
       );
-      const headers = this.headersForPost();
+      const headers = withTraceContext(this.headersForPost(), message);
       this.pool.dispatch({ path: this.path, method: 'POST', headers, body: JSON.stringify(message) }, reader);
     });
   }
@@ -250,6 +250,26 @@ export class HttpClientTransport implements Transport {
     if (lastEventId) headers['last-event-id'] = lastEventId;
     this.pool.dispatch({ path: this.path, method: 'GET', headers }, reader);
   }
+}
+
+/** The shapes W3C trace context headers may take (a tracestate list is printable ASCII without CR/LF). */
+const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
+const TRACESTATE = /^[\x20-\x7e]{0,512}$/;
+
+/**
+ * A request's W3C trace context in `params._meta` (put there by the gateway's tracing, or passed on from the
+ * client) goes in the HTTP headers too, for tracing on the upstream's side that reads only those. A malformed
+ * value stays out of the headers rather than failing the call.
+ */
+function withTraceContext(headers: Record<string, string>, message: JSONRPCMessage): Record<string, string> {
+  const meta = (message as { params?: { _meta?: { traceparent?: unknown; tracestate?: unknown } } }).params
+    ?._meta;
+  const traceparent = meta?.traceparent;
+  if (typeof traceparent !== 'string' || !TRACEPARENT.test(traceparent)) return headers;
+  const tracestate = meta!.tracestate;
+  return typeof tracestate === 'string' && TRACESTATE.test(tracestate)
+    ? { ...headers, traceparent, tracestate }
+    : { ...headers, traceparent };
 }
 
 /** JSON or SSE, by the answer's content type; anything else is read and dropped. */

@@ -24,6 +24,7 @@ import {
 } from './connection.js';
 import type { Caller, TokenSource } from './credentials.js';
 import { expandPrincipalEnv, namesPrincipal } from './principal-env.js';
+import { StderrLog } from './stderr-log.js';
 import { openClient, type OpenedClient, type TransportLimits, type UpstreamSpec } from './transports.js';
 
 export type { UpstreamState } from './connection.js';
@@ -70,6 +71,8 @@ export class Upstream {
       name: options.name,
       maxLineBytes: options.maxLineBytes ?? 32 * MiB,
       maxResultBytes: options.maxResultBytes ?? 32 * MiB,
+      // One rate cap for all of this upstream's processes; the config's secrets are taken out before a cut.
+      stderr: new StderrLog(options.log, { redact: options.redact }),
     };
   }
 

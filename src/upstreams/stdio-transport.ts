@@ -7,6 +7,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { releaseGroup, signalGroup, spawnInGroup, waitGroupGone } from './process-group.js';
 import { rememberRawResult } from './raw-results.js';
+import { KeyBlockFilter } from './stderr-log.js';
 
 const NEWLINE = 0x0a;
 const MiB = 1024 * 1024;
@@ -56,6 +57,8 @@ export class StdioClientTransport implements Transport {
   /** The last stderr lines, to explain an exit or a start-up that hangs. */
   private stderrTail: string[] = [];
   private stderrPartial = '';
+  /** Hides the body lines of a private key the child prints, from the log and from the tail alike. */
+  private readonly keyBlock = new KeyBlockFilter();
 
   constructor(private readonly options: StdioTransportOptions) {
     this.maxLineBytes = options.maxLineBytes ?? 32 * MiB;
@@ -179,7 +182,7 @@ export class StdioClientTransport implements Transport {
     }
     this.stderrPartial = partial;
     for (const line of lines) {
-      if (!line) continue;
+      if (!line || !this.keyBlock.shows(line)) continue;
       this.options.onStderr?.(line);
       this.stderrTail.push(line.length > STDERR_MAX_LINE ? line.slice(0, STDERR_MAX_LINE) : line);
       if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();

@@ -8,6 +8,7 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { UpstreamCredentials } from './credentials.js';
 import { HttpClientTransport } from './http-transport.js';
+import { StderrLog } from './stderr-log.js';
 import { StdioClientTransport } from './stdio-transport.js';
 
 export interface InMemoryServer {
@@ -48,6 +49,9 @@ export interface TransportLimits {
   maxLineBytes: number;
   /** The largest result (stdio line, HTTP JSON body or SSE event) a call accepts. */
   maxResultBytes: number;
+  /** stdio: where stderr (and stdout that is not JSON-RPC) goes, rate-capped for the whole upstream (one per
+   * connection when absent). */
+  stderr?: StderrLog;
 }
 
 export async function openClient(
@@ -68,12 +72,12 @@ export async function openClient(
   };
   switch (spec.kind) {
     case 'stdio': {
+      const { stderr = new StderrLog(log), ...caps } = limits;
       const transport = new StdioClientTransport({
         ...spec,
-        ...limits,
-        onStderr: (line) => log.info({ stderr: line }, 'upstream stderr'),
-        onGarbage: (line) =>
-          log.warn({ line: line.slice(0, 200) }, 'upstream wrote a line that is not JSON-RPC'),
+        ...caps,
+        onStderr: stderr.line,
+        onGarbage: stderr.garbage,
       });
       try {
         return await connect(client(), transport, timeoutMs, async () => {});

@@ -68,6 +68,10 @@ describe('--help', () => {
         /--config FILE/,
       ],
     ],
+    [
+      ['audit', '--help'],
+      [/^Usage: switchboard audit verify FILE/, /--key-env NAME/, /FILE:LINE/],
+    ],
     [['builtin', '--help'], [/^Usage: switchboard builtin <project\|docs\|sql>/]],
     [
       ['builtin', 'project', '--help'],

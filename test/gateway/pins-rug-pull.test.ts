@@ -119,6 +119,8 @@ describe('a rug pull is quarantined until approved', () => {
     const reverted = await gateway(config);
     const c3 = await client(reverted);
     expect(await toolNames(c3)).toEqual(['rp__add_tool', 'rp__pull']);
+    // The quarantine is written behind the catalogue: the CLI sees it once the file has it.
+    await waitFor(() => stateOf(pins) === 'quarantined');
     expect(cli(['pins', 'list', '--config', file]).stdout).toMatch(/rp__weather\s+quarantined\s+changed/);
   });
 

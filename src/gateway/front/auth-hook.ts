@@ -2,7 +2,7 @@
 // request's principal on `request.principal` (and the raw bearer on `request.bearer` for token exchange). A
 // cached identity costs no promise. Open: /healthz, the RFC 9728 documents; /readyz answers anyone, but names
 // its upstreams only to an authenticated caller.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../../policy/types.js';
 import { hasQueryToken } from './auth-challenge.js';
 import type { InboundAuth } from './auth-inbound.js';
@@ -15,7 +15,13 @@ const READYZ = '/readyz';
  * `inbound`: the configured modes (then also the metadata routes and the query-token refusal); `authenticate`:
  * a seam for tests and embedders; neither: every request is anonymous.
  */
-export function registerAuth(app: FastifyInstance, inbound?: InboundAuth, authenticate?: Authenticate): void {
+export function registerAuth(
+  app: FastifyInstance,
+  inbound?: InboundAuth,
+  authenticate?: Authenticate,
+  /** Told of each refusal (401/403) before it is answered: the audit log records it. */
+  onRefused?: (request: FastifyRequest, error: unknown) => void,
+): void {
   // Reload (and tests) swap the API key set through it: app.inboundAuth?.apiKeys.replace(...).
   app.decorate('inboundAuth', inbound);
   app.decorateRequest('principal', null);
@@ -44,8 +50,11 @@ export function registerAuth(app: FastifyInstance, inbound?: InboundAuth, authen
     const query = target.indexOf('?');
     const path = query === -1 ? target : target.slice(0, query);
     if (open.has(path)) return done();
-    if (inbound && query !== -1 && hasQueryToken(target, query))
-      return done(inbound.challenges.queryToken() as unknown as FastifyError);
+    if (inbound && query !== -1 && hasQueryToken(target, query)) {
+      const refusal = inbound.challenges.queryToken();
+      onRefused?.(request, refusal);
+      return done(refusal as unknown as FastifyError);
+    }
     // /readyz: anyone may ask whether the gateway is ready; only a caller with a valid identity sees details.
     const optional = path === READYZ;
     const accept = (principal: Principal) => {
@@ -57,7 +66,11 @@ export function registerAuth(app: FastifyInstance, inbound?: InboundAuth, authen
       }
       done();
     };
-    const refuse = (error: unknown) => (optional ? done() : done(error as FastifyError));
+    const refuse = (error: unknown) => {
+      if (optional) return done();
+      onRefused?.(request, error);
+      done(error as FastifyError);
+    };
     let outcome: Principal | Promise<Principal>;
     try {
       outcome = verify(request.headers);

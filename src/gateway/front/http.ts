@@ -134,6 +134,8 @@ async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply, pr
     related: stream,
     bearer: request.bearer,
   };
+  // Traced: a client's `traceparent` header is the parent when its message carries none in `_meta`.
+  runtime.tracing?.fromHeaders(message as JSONRPCRequest, request.headers);
   const text = await runtime.handler.handle(exchange, message as JSONRPCRequest);
   session.lastSeen = Date.now();
   // An initialize that was refused (bad params) leaves no session behind to hold a slot until it idles out.

@@ -12,6 +12,7 @@ import type { Router } from '../catalog/router.js';
 import { rewriteUris } from '../catalog/uri-rewrite.js';
 import type { Inflight } from '../session/inflight.js';
 import type { Exchange } from '../session/sessions.js';
+import type { UpstreamTracer } from '../telemetry/tracing-hooks.js';
 import { notificationOf } from '../wire/jsonrpc.js';
 
 /** The largest delay a Node timer takes; the gateway's own timer governs calls that report progress. */
@@ -22,6 +23,8 @@ export class Forwarder {
   constructor(
     private readonly inflight: Inflight,
     private readonly router: Router,
+    /** A CLIENT span per upstream request, when tracing is on. */
+    private readonly tracer?: UpstreamTracer,
   ) {}
 
   /** The value alone, for the gateway's own fan-out (tasks/list, logging/setLevel). */
@@ -34,7 +37,7 @@ export class Forwarder {
    * carried. Progress restarts the timeout, but never past the upstream's maximum total time (maxTimeout).
    */
   send(exchange: Exchange, upstream: Upstream, method: string, params: Record<string, any>): Promise<Result> {
-    return send(this.inflight, this.router, exchange, upstream, method, params);
+    return send(this.inflight, this.router, exchange, upstream, method, params, this.tracer);
   }
 }
 
@@ -45,6 +48,7 @@ async function send(
   upstream: Upstream,
   method: string,
   params: Record<string, any>,
+  tracer: UpstreamTracer | undefined,
 ): Promise<Result> {
   let connection;
   const { session } = exchange;
@@ -71,6 +75,9 @@ async function send(
     (exchange.session.scopedUpstreams ??= new Set()).add(upstream.name);
   exchange.connection = connection;
   inflight.add(connection, exchange);
+  // Traced: a CLIENT span for this hop, whose W3C trace context the upstream receives in `_meta`.
+  const span = tracer?.(exchange, upstream, method, params);
+  if (span) params = span.params;
   const token = params._meta?.progressToken;
   let upstreamToken: string | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -110,11 +117,13 @@ async function send(
       signal,
       timeout: upstreamToken === undefined ? Math.min(timeoutMs, maxTimeoutMs) : MAX_TIMER_MS,
     });
+    span?.end(undefined, result);
     const value = rewriteUris(router, upstream, result);
     // The upstream's bytes stand for the result only while it is the very object they were parsed into.
     const raw = takeRawResult(result);
     return raw && value === result ? { value, raw } : { value };
   } catch (error) {
+    span?.end(error);
     // A connection the gateway reset (an overlong line) says why, not just "Connection closed".
     const failure = connection.failure;
     if (failure) throw new GatewayError('upstream_unavailable', failure);

@@ -48,6 +48,8 @@ export function logRequest(
   log.debug(
     {
       method: bounded(request.method),
+      // Hashed by the logger, as everywhere: lines of one session can be followed without the id itself.
+      sessionId: exchange.session.id,
       ...(typeof name === 'string' ? { name: bounded(name) } : {}),
       ...(exchange.connection ? { upstream: exchange.connection.upstream.name } : {}),
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
 import { findPoisoning, toolNames, type PoisoningFinding } from '../../policy/poisoning.js';
-import { catalogueDecision, DECISION_MESSAGE } from '../../policy/decisions.js';
+import { catalogueDecision, DECISION_MESSAGE, type DecisionEvent } from '../../policy/decisions.js';
 import type { CatalogItem } from '../../upstreams/catalog.js';
 import { pinnedForm, type PinBackend, type PinData, type PinRecord } from './pins-definition.js';
 import type { UpstreamPinning } from './pins-config.js';
@@ -47,6 +47,8 @@ export class PinBook {
   private namesKey = '';
   /** `check` and `policy explain` look at the pins but never write them. */
   readOnly = false;
+  /** Told of each quarantine decision besides the log line (the gateway's decision sinks: audit, metrics). */
+  onDecision?: (event: DecisionEvent) => void;
 
   constructor(
     private readonly settings: ReadonlyMap<string, UpstreamPinning>,
@@ -298,7 +300,9 @@ export class PinBook {
         `\`switchboard pins approve ${publicName}\` publishes it`,
     );
     const target = { kind: 'tool', upstream, name: publicName, original: item.name } as const;
-    this.log.info({ decision: catalogueDecision(target, 'quarantine', why) }, DECISION_MESSAGE);
+    const decision = catalogueDecision(target, 'quarantine', why);
+    this.log.info({ decision }, DECISION_MESSAGE);
+    this.onDecision?.(decision);
   }
 
   private warnPoisoning(candidate: ToolCandidate, hash: string, findings: readonly PoisoningFinding[]) {

@@ -1,0 +1,177 @@
+// The audit log as the gateway wires it: a request observer writing one record per tools/call, prompts/get,
+// resources/read and completion/complete (holding the answer until the record is written, per durability), a
+// decision listener writing one per policy decision (deny, limit, guard, secrets, approval answer, quarantine),
+// the HTTP edge's auth refusals, and the stage that refuses audited calls while the sink cannot write.
+import path from 'node:path';
+import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import type { GatewayError } from '../../errors.js';
+import type { DecisionEvent } from '../../policy/decisions.js';
+import type { Policy } from '../../policy/types.js';
+import type { Router } from '../catalog/router.js';
+import type { RoutedTarget } from '../catalog/types.js';
+import type { AuditConfig } from '../config-audit.js';
+import type { DecisionContext, DecisionListener } from '../decisions.js';
+import type { Outcome, RequestObserver } from '../pipeline/observe.js';
+import type { Exchange } from '../session/sessions.js';
+import { clip, principalFields, sessionHasher, shapeOf, traceIdOf } from './record.js';
+import { AuditSink } from './sink.js';
+
+export const AUDITED_METHODS = ['tools/call', 'prompts/get', 'resources/read', 'completion/complete'];
+const AUDITED = new Set(AUDITED_METHODS);
+
+/** An authentication refusal at the HTTP edge, as the auth hook reports it. */
+export interface AuthRefusal {
+  readonly method: string;
+  readonly path: string;
+  readonly remote?: string;
+  readonly error: unknown;
+}
+
+export interface Audit {
+  readonly sink: AuditSink;
+  readonly observer: RequestObserver;
+  readonly onDecision: DecisionListener;
+  onAuthRefused(refusal: AuthRefusal): void;
+  /** First in every audited method's chain with `onFailure: fail`: refuses the call while the sink fails. */
+  readonly gate?: Policy;
+  open(): void;
+  close(): Promise<void>;
+}
+
+export function createAudit(
+  config: AuditConfig,
+  baseDir: string,
+  log: Logger,
+  router: Router,
+  /** The trace id of a request's span when tracing runs (from its observer's `begin` on). */
+  tracedId?: (exchange: Exchange) => string | undefined,
+): Audit {
+  const file = config.file === undefined ? undefined : path.resolve(baseDir, config.file);
+  const sink = new AuditSink(config, file, log.child({ unit: 'audit' }));
+  const session = sessionHasher(config.hashKey);
+  const wait = config.durability !== 'buffered';
+
+  const observer: RequestObserver = {
+    begin(exchange, request, started) {
+      if (!AUDITED.has(request.method)) return undefined;
+      const params = request.params as Record<string, any> | undefined;
+      const traceId = tracedId?.(exchange) ?? traceIdOf(params?._meta);
+      return {
+        end(outcome: Outcome, error?: GatewayError) {
+          const { name, target } = named(router, request);
+          const upstream = exchange.connection?.upstream.name ?? target?.upstream;
+          const record = {
+            time: new Date().toISOString(),
+            event: 'call',
+            method: request.method,
+            ...(name !== undefined ? { name: clip(name) } : {}),
+            ...(upstream !== undefined ? { upstream } : {}),
+            ...(target ? { original: clip(target.original) } : {}),
+            principal: principalFields(exchange.principal),
+            session: session(exchange.session.id),
+            outcome: typeof outcome === 'number' ? 'error' : outcome,
+            ...(error ? { error: { code: error.code, kind: error.kind, message: clip(error.message) } } : {}),
+            durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+            ...(traceId ? { traceId } : {}),
+            ...argsShape(request.method, params),
+          };
+          return sink.append(record, wait);
+        },
+      };
+    },
+  };
+
+  const onDecision = (event: DecisionEvent, context: DecisionContext) => {
+    const record = {
+      time: new Date().toISOString(),
+      event: 'decision',
+      decision: event.effect,
+      ...(event.rule !== undefined ? { rule: event.rule } : {}),
+      reason: clip(event.reason),
+      ...(event.outcome !== undefined ? { outcome: event.outcome } : {}),
+      ...(event.secrets ? { secrets: event.secrets } : {}),
+      ...((context.method ?? event.method) ? { method: context.method ?? event.method } : {}),
+      kind: event.kind,
+      name: clip(event.item),
+      upstream: event.upstream,
+      principal: context.principal
+        ? principalFields(context.principal)
+        : { subject: event.subject, via: event.via },
+      ...(context.sessionId !== undefined ? { session: session(context.sessionId) } : {}),
+    };
+    // The call's own record follows in the same or a later batch: the call waits for that one.
+    sink.append(record, false);
+  };
+
+  const onAuthRefused = ({ method, path: route, remote, error }: AuthRefusal) => {
+    const refusal = error as Partial<GatewayError>;
+    sink.append(
+      {
+        time: new Date().toISOString(),
+        event: 'auth',
+        decision: 'deny',
+        status: typeof refusal.status === 'number' ? refusal.status : 401,
+        ...(typeof refusal.kind === 'string' ? { kind: refusal.kind } : {}),
+        reason: clip(refusal.message ?? String(error)),
+        http: { method, path: clip(route) },
+        ...(remote !== undefined ? { remote } : {}),
+      },
+      false,
+    );
+  };
+
+  const gate: Policy | undefined =
+    config.onFailure === 'fail'
+      ? {
+          name: 'audit',
+          methods: AUDITED_METHODS,
+          around(call, next) {
+            if (sink.failure) return Promise.reject(sink.failure);
+            return next(call);
+          },
+        }
+      : undefined;
+
+  return {
+    sink,
+    observer,
+    onDecision,
+    onAuthRefused,
+    gate,
+    open: () => sink.open(),
+    close: () => sink.close(),
+  };
+}
+
+/** The name a request uses and, when the catalogue knows it, its target (upstream and upstream's own name). */
+function named(router: Router, request: JSONRPCRequest): { name?: string; target?: RoutedTarget } {
+  const params = request.params as Record<string, any> | undefined;
+  switch (request.method) {
+    case 'tools/call':
+      return typeof params?.name === 'string' ? { name: params.name, target: router.tool(params.name) } : {};
+    case 'prompts/get':
+      return typeof params?.name === 'string'
+        ? { name: params.name, target: router.prompt(params.name) }
+        : {};
+    case 'resources/read':
+      return typeof params?.uri === 'string'
+        ? { name: params.uri, target: router.resource(params.uri)?.target }
+        : {};
+    default: {
+      const ref = params?.ref as Record<string, unknown> | undefined;
+      if (typeof ref?.name === 'string') return { name: ref.name, target: router.prompt(ref.name) };
+      if (typeof ref?.uri === 'string')
+        return { name: ref.uri, target: router.template(ref.uri) ?? router.resource(ref.uri)?.target };
+      return {};
+    }
+  }
+}
+
+/** The shape of what a request carries besides its name: never a value. */
+function argsShape(method: string, params: Record<string, any> | undefined): { args?: unknown } {
+  if (!params) return {};
+  if (method === 'completion/complete')
+    return params.argument === undefined ? {} : { args: shapeOf(params.argument) };
+  return params.arguments === undefined ? {} : { args: shapeOf(params.arguments) };
+}

@@ -1,0 +1,36 @@
+// The audit log's record format, shared by the writer and `audit verify`: one JSON line per record, starting
+// with `seq` and `prev` (the previous record's hash) and ending with `hash`, the SHA-256 (or HMAC-SHA256 under
+// `hashKey`) of the exact bytes of the line without its `hash` field. Hashing the bytes as written, not a
+// re-serialisation, keeps the check independent of how a JSON parser orders keys.
+import { createHash, createHmac } from 'node:crypto';
+
+/** The `prev` of the first record of a chain. */
+export const GENESIS = '0'.repeat(64);
+
+/** What ends every sealed line: `,"hash":"<64 hex>"}`. */
+const HASH_TAIL = /,"hash":"([0-9a-f]{64})"\}$/;
+
+export type Hasher = (text: string) => string;
+
+export function hasher(key?: string): Hasher {
+  return key === undefined
+    ? (text) => createHash('sha256').update(text).digest('hex')
+    : (text) => createHmac('sha256', key).update(text).digest('hex');
+}
+
+/**
+ * One sealed line (without its newline) from a record body serialised as a JSON object (`{"time":...}`): `seq`
+ * and `prev` go first, `hash` last.
+ */
+export function seal(body: string, seq: number, prev: string, hash: Hasher): { line: string; hash: string } {
+  const unsealed = `{"seq":${seq},"prev":"${prev}",${body.slice(1)}`;
+  const digest = hash(unsealed);
+  return { line: `${unsealed.slice(0, -1)},"hash":"${digest}"}`, hash: digest };
+}
+
+/** The hash a line claims and the one its bytes give; undefined when the line has no hash field at its end. */
+export function unseal(line: string, hash: Hasher): { claimed: string; actual: string } | undefined {
+  const tail = HASH_TAIL.exec(line);
+  if (!tail) return undefined;
+  return { claimed: tail[1], actual: hash(`${line.slice(0, tail.index)}}`) };
+}

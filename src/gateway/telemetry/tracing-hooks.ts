@@ -1,0 +1,56 @@
+// What the gateway knows of tracing, without importing OpenTelemetry: the hooks tracing.ts installs when it starts
+// (the CLI starts it before loading the gateway, only when `telemetry.otlp` is set). Nothing installed: nothing
+// is traced and no OpenTelemetry module is ever loaded, so tracing costs nothing when it is off.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Policy } from '../../policy/types.js';
+import type { Upstream } from '../../upstreams/pool.js';
+import type { DecisionListener } from '../decisions.js';
+import type { RequestObserver } from '../pipeline/observe.js';
+import type { Exchange } from '../session/sessions.js';
+
+/** The CLIENT span of one upstream request. */
+export interface UpstreamSpan {
+  /** The params to send: the caller's, with this span's W3C trace context in `_meta`. */
+  readonly params: Record<string, any>;
+  /** The upstream answered (`value`) or failed (`error`); later calls are ignored. */
+  end(error?: unknown, value?: unknown): void;
+}
+
+/** Starts the CLIENT span of a request to an upstream, as a child of the request's current span. */
+export type UpstreamTracer = (
+  exchange: Exchange,
+  upstream: Upstream,
+  method: string,
+  params: Record<string, any>,
+) => UpstreamSpan;
+
+export interface GatewayTracing {
+  /** Starts a SERVER span per request and makes it current while the request runs. */
+  readonly observer: RequestObserver;
+  readonly upstream: UpstreamTracer;
+  /** A policy whose `around` runs in a span of its own (decisions made in it become its events). */
+  policy(policy: Policy): Policy;
+  /** Every policy decision, recorded as an event on the current span. */
+  readonly decision: DecisionListener;
+  /** Remembers the trace context an HTTP request carried in its headers (`traceparent`, `tracestate`), used
+   * when the message itself carries none in `params._meta`. */
+  fromHeaders(message: JSONRPCRequest, headers: IncomingHttpHeaders): void;
+  /** The trace id of a request's SERVER span (sampled or not), from the observer's `begin` on: for the audit
+   * record. Undefined for a request the observer did not see. */
+  traceId(exchange: Exchange): string | undefined;
+  /** Exports the spans still buffered (on shutdown). */
+  flush(): Promise<void>;
+}
+
+let installed: GatewayTracing | undefined;
+
+/** Called by tracing.ts once the OpenTelemetry SDK runs. */
+export function installTracing(tracing: GatewayTracing): void {
+  installed = tracing;
+}
+
+/** The tracing in force, when the process started one (only ever when `telemetry.otlp` is configured). */
+export function installedTracing(): GatewayTracing | undefined {
+  return installed;
+}

@@ -1,0 +1,52 @@
+// Starts OpenTelemetry tracing: the NodeSDK with an OTLP/HTTP (JSON) span exporter, a ParentBased(TraceIdRatio)
+// sampler and the W3C trace context propagator, then installs the gateway's span hooks. Imported (dynamically)
+// only when `telemetry.otlp` is configured, before the rest of the gateway is loaded (cli.ts).
+import { trace } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { core, NodeSDK } from '@opentelemetry/sdk-node';
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
+import type { TelemetryConfig } from '../config-telemetry.js';
+import { installTracing, type GatewayTracing } from './tracing-hooks.js';
+import { createTracing } from './tracing-spans.js';
+
+/** How long shutdown waits for the last spans to reach the collector before giving up on them. */
+const FLUSH_TIMEOUT_MS = 3000;
+
+/** OTLP/HTTP puts traces at `/v1/traces` under the collector's base URL (as OTEL_EXPORTER_OTLP_ENDPOINT does). */
+export function tracesUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (!url.pathname.endsWith('/v1/traces')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/traces`;
+  return url.href;
+}
+
+export function startTracing(telemetry: TelemetryConfig, version: string): GatewayTracing {
+  const otlp = telemetry.otlp!;
+  const exporter = new OTLPTraceExporter({ url: tracesUrl(otlp.endpoint), headers: otlp.headers });
+  // Batched: a span costs an array push on the request's path; export happens off it (OTEL_BSP_* tune it).
+  const processor = new BatchSpanProcessor(exporter);
+  // Only traceparent and tracestate cross hops: baggage could carry what a client should not hand upstream.
+  const propagator = new core.W3CTraceContextPropagator();
+  const sdk = new NodeSDK({
+    serviceName: telemetry.serviceName ?? 'switchboard',
+    spanProcessors: [processor],
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(telemetry.sampling) }),
+    textMapPropagator: propagator,
+    // Traces only: without these the SDK would also export metrics and logs to a default OTLP endpoint.
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [],
+  });
+  sdk.start();
+  const flush = () =>
+    Promise.race([
+      processor.forceFlush(),
+      new Promise<void>((resolve) => setTimeout(resolve, FLUSH_TIMEOUT_MS).unref()),
+    ]);
+  const tracing = createTracing(trace.getTracer('switchboard', version), propagator, flush);
+  installTracing(tracing);
+  return tracing;
+}

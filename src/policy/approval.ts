@@ -5,7 +5,7 @@ import { approvalMessage, approvalSchema, APPROVE_FIELD } from './approval-messa
 import { DECISION_MESSAGE, decisionEvent } from './decisions.js';
 import { globList } from './glob.js';
 import { formatDuration } from './limits-keys.js';
-import { compileRules, evaluateWhen, type CompiledRule } from './rules-match.js';
+import { callContext, compileRules, evaluateWhen, type CompiledRule } from './rules-match.js';
 import type { RuleOptions } from './rules-schema.js';
 import type { Call, Next, Policy, Result, Target } from './types.js';
 
@@ -35,7 +35,6 @@ interface ApproveRule {
 
 /** The longest client error message quoted back in a refusal. */
 const MAX_DETAIL_CHARS = 200;
-const NO_ARGS = Object.freeze({});
 
 /**
  * Undefined when no rule approves anything: no stage at all. Meant to run last, just before forward, so the user
@@ -67,14 +66,7 @@ export function createApprovalPolicy(rules: readonly RuleOptions[]): Policy | un
       if (rule.principals && !rule.principals(principal)) continue;
       if (!entry.tools.test(target.name)) continue;
       if (rule.when) {
-        const given = call.params.arguments;
-        context ??= {
-          principal,
-          method: call.method,
-          name: target.name,
-          upstream: target.upstream,
-          args: typeof given === 'object' && given !== null && !Array.isArray(given) ? given : NO_ARGS,
-        };
+        context ??= callContext(call);
         // A condition that fails to evaluate asks anyway: when the policy cannot decide, a human does.
         if (evaluateWhen(rule.when, context) === false) continue;
       }

@@ -5,7 +5,7 @@
 import { GatewayError } from '../errors.js';
 import { DECISION_MESSAGE, decisionEvent } from './decisions.js';
 import { field, formatDuration, principalKey } from './limits-keys.js';
-import { compileRules, evaluateWhen, itemKind, type CompiledRule } from './rules-match.js';
+import { callContext, compileRules, evaluateWhen, itemKind, type CompiledRule } from './rules-match.js';
 import type { LimitOptions, RuleOptions } from './rules-schema.js';
 import type { Call, Next, Policy, Result, Target } from './types.js';
 
@@ -39,8 +39,6 @@ export const LIMITED_METHODS: readonly string[] = ['tools/call', 'prompts/get', 
  * beside the slow calls that fill one.
  */
 export const CONCURRENCY_RETRY_MS = 1000;
-
-const NO_ARGS = Object.freeze({});
 
 interface LimitedRule {
   readonly rule: CompiledRule;
@@ -90,14 +88,7 @@ export function createLimitsPolicy(options: LimitsOptions): Policy | undefined {
       if (rule.principals && !rule.principals(principal)) continue;
       if (!rule.allow[kind]?.test.test(target.name)) continue;
       if (rule.when) {
-        const given = call.params.arguments;
-        context ??= {
-          principal,
-          method: call.method,
-          name: target.name,
-          upstream: target.upstream,
-          args: typeof given === 'object' && given !== null && !Array.isArray(given) ? given : NO_ARGS,
-        };
+        context ??= callContext(call);
         // A condition that fails to evaluate counts the call: when the policy cannot decide, the limit holds.
         if (evaluateWhen(rule.when, context) === false) continue;
       }

@@ -4,7 +4,7 @@
 import { globList } from './glob.js';
 import { compileWhen, type CompiledWhen, type WhenContext } from './cel.js';
 import type { ItemLists, RuleOptions } from './rules-schema.js';
-import type { Principal, Target } from './types.js';
+import type { Call, Principal, Target } from './types.js';
 
 export type ItemKind = 'tools' | 'prompts' | 'resources';
 export const ITEM_KINDS: readonly ItemKind[] = ['tools', 'prompts', 'resources'];
@@ -126,4 +126,20 @@ export function evaluateWhen(when: CompiledWhen, context: WhenContext): boolean 
   } catch (error) {
     return (error as Error).message.split('\n')[0];
   }
+}
+
+const NO_ARGS: Record<string, unknown> = Object.freeze({});
+
+/** A call's arguments as a `when:` and the guards see them: the object the client sent, or none. */
+export function argsOf(call: Call): Record<string, unknown> {
+  const given: unknown = call.params.arguments;
+  return typeof given === 'object' && given !== null && !Array.isArray(given)
+    ? (given as Record<string, unknown>)
+    : NO_ARGS;
+}
+
+/** What a `when:` sees of a call: who, the method, the public name, the upstream and the arguments. */
+export function callContext(call: Call): WhenContext {
+  const { principal, method, target } = call;
+  return { principal, method, name: target.name, upstream: target.upstream, args: argsOf(call) };
 }

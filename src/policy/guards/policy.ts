@@ -4,7 +4,7 @@
 // and the guard, and leaves a decision event. Tools without guards pay two Map lookups.
 import { globList } from '../glob.js';
 import { DECISION_MESSAGE, decisionEvent } from '../decisions.js';
-import { compileRules, evaluateWhen, type CompiledRule } from '../rules-match.js';
+import { argsOf, callContext, compileRules, evaluateWhen, type CompiledRule } from '../rules-match.js';
 import type { RuleOptions } from '../rules-schema.js';
 import type { Call, Next, Policy, Result, Target } from '../types.js';
 import { compileArgumentCheck, type ArgumentCheck, type CheckDeps } from './check.js';
@@ -34,7 +34,6 @@ interface RuleGuards {
 /** Public names whose matching rule guards were found, remembered up to this many (then relearned). */
 const MEMO_MAX = 4096;
 const NONE: readonly RuleGuards[] = [];
-const NO_ARGS: Record<string, unknown> = Object.freeze({});
 
 /** Undefined when nothing is guarded: no stage at all. */
 export function createGuardsPolicy(options: GuardsOptions): Policy | undefined {
@@ -108,25 +107,14 @@ export function createGuardsPolicy(options: GuardsOptions): Policy | undefined {
       const own = byUpstream.get(target.upstream)?.get(target.original);
       const byRules = rulesNaming(target.name);
       if (!own && byRules.length === 0) return next(call);
-      const given = call.params.arguments;
-      const args =
-        typeof given === 'object' && given !== null && !Array.isArray(given)
-          ? (given as Record<string, unknown>)
-          : NO_ARGS;
+      const args = argsOf(call);
       let refused = own && (await refusalOf(call, own, args));
       for (const { rule, arguments: guarded } of byRules) {
         if (refused) break;
         if (rule.principals && !rule.principals(call.principal)) continue;
         if (rule.when) {
-          const context = {
-            principal: call.principal,
-            method: call.method,
-            name: target.name,
-            upstream: target.upstream,
-            args,
-          };
           // A condition that fails to evaluate applies the guards: when the policy cannot decide, they hold.
-          if (evaluateWhen(rule.when, context) === false) continue;
+          if (evaluateWhen(rule.when, callContext(call)) === false) continue;
         }
         refused = await refusalOf(call, guarded, args);
       }

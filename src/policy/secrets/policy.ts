@@ -4,7 +4,7 @@
 // on those bytes by one prefilter pass; only on a hit is its parsed value scanned (and then re-serialised).
 import { GatewayError } from '../../errors.js';
 import { DECISION_MESSAGE, decisionEvent } from '../decisions.js';
-import { compileRules, evaluateWhen, itemKind, type CompiledRule } from '../rules-match.js';
+import { callContext, compileRules, evaluateWhen, itemKind, type CompiledRule } from '../rules-match.js';
 import type { RuleOptions } from '../rules-schema.js';
 import type { Call, Next, Policy, Result, Target } from '../types.js';
 import { bytesMayHoldSecret, replaceSecrets } from './detect.js';
@@ -82,14 +82,7 @@ export function createSecretsPolicy(options: SecretsOptions): Policy | undefined
       if (!everyItem && !(kind && rule.allow[kind]?.test.test(call.target.name))) continue;
       let undecided = false;
       if (rule.when) {
-        const given = call.params.arguments;
-        const outcome = evaluateWhen(rule.when, {
-          principal: call.principal,
-          method: call.method,
-          name: call.target.name,
-          upstream: call.target.upstream,
-          args: typeof given === 'object' && given !== null && !Array.isArray(given) ? given : {},
-        });
+        const outcome = evaluateWhen(rule.when, callContext(call));
         if (outcome === false) continue;
         // A condition that fails to evaluate may tighten, never loosen: its `off` does not count.
         undecided = outcome !== true;

@@ -11,6 +11,7 @@ Commands:
   serve   --config FILE [--host H] [--port P]   the gateway over Streamable HTTP at /mcp
   stdio   --config FILE                         the gateway over stdio (stdout carries only MCP)
   check   --config FILE                         validate the config, connect to every upstream, print a table
+  check   --diff --config NEW --against FILE    what a reload of NEW changes in a gateway running FILE
   builtin <project|docs|sql> [options]          run one built-in server alone over stdio
   policy explain --config FILE --as k=v,... [METHOD NAME]
                                                 what a principal sees, or the decision for one call
@@ -49,14 +50,22 @@ ${CONFIG_OPTION}
 ${HELP_OPTION}
 `,
   check: `Usage: switchboard check [--config FILE]
+       switchboard check --diff --config NEW --against RUNNING
 
 Validates the config, connects to every upstream and prints one row each: status, tool, prompt and
 resource counts, and the error of an upstream that is down. With a policy: block, warns about globs
 that match nothing and items no rule allows. Exits 0 when all are ready, 1 otherwise, 78 when the config
 itself is invalid.
 
+With --diff, connects to nothing: validates both files and prints what a reload of NEW (SIGHUP, or an
+edit of the watched file) would change in a gateway running RUNNING, the file it last loaded: upstreams
+added, removed or restarted, API keys added and removed (counts only), rules and endpoints changed, and
+the keys that need a restart.
+
 Options:
 ${CONFIG_OPTION}
+  --diff          print what would change instead of connecting
+  --against FILE  with --diff: the config the running gateway loaded
 ${HELP_OPTION}
 `,
   policy: `Usage: switchboard policy explain [--config FILE] --as k=v,... [METHOD NAME] [--args JSON]

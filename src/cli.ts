@@ -56,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
     upstream: { type: 'string' },
     all: { type: 'boolean' },
     'key-env': { type: 'string' },
+    diff: { type: 'boolean' },
+    against: { type: 'string' },
   } as const;
   let values: ReturnType<
     typeof parseArgs<{ args: string[]; options: typeof options; strict: true }>
@@ -76,6 +78,10 @@ async function main(argv: string[]): Promise<number> {
     const notPins = command === 'pins' ? undefined : ['upstream', 'all'].find((k) => k in values);
     if (notPins) throw new Error(`--${notPins} applies to pins approve only`);
     if (command !== 'audit' && 'key-env' in values) throw new Error('--key-env applies to audit verify only');
+    const notCheck = command === 'check' ? undefined : ['diff', 'against'].find((k) => k in values);
+    if (notCheck) throw new Error(`--${notCheck} applies to check only`);
+    if (command === 'check' && Boolean(values.diff) !== 'against' in values)
+      throw new Error('--diff and --against RUNNING_CONFIG go together');
   } catch (error) {
     // parseArgs names the bad option; the command's own usage says what it takes.
     process.stderr.write(`switchboard ${command}: ${(error as Error).message}\n\n${help}`);
@@ -101,6 +107,8 @@ async function main(argv: string[]): Promise<number> {
       await main.stdio(values.config!);
       return 0;
     case 'check':
+      if (values.diff)
+        return (await import('./gateway/reload-check.js')).checkDiff(values.config!, values.against!);
       return main.check(values.config!);
     case 'policy': {
       const { parsePrincipal } = await import('./policy/explain.js');

@@ -156,6 +156,8 @@ export const configSchema = z.strictObject({
       maxUpstreamConnectionsPerSource: z.number().int().positive().default(10),
     })
     .prefault({}),
+  /** `serve` on SIGTERM/SIGINT: how long calls in flight may take to finish before they are cut (drain.ts). */
+  shutdown: z.strictObject({ drainTimeout: duration.default(30_000) }).prefault({}),
   defaults: z
     .strictObject({
       timeout: duration.default(60_000),

@@ -1,5 +1,6 @@
 // Process entry points behind the CLI: serve (HTTP), stdio, check. Loads config, builds, listens, and
-// shuts down cleanly on SIGTERM/SIGINT (client sessions closed, stdio children stopped).
+// shuts down cleanly on SIGTERM/SIGINT (serve drains first, drain.ts; client sessions closed, stdio children
+// stopped).
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { createEndpointsPolicy } from '../policy/endpoints.js';
@@ -8,9 +9,11 @@ import { createRulesPolicy } from '../policy/rules.js';
 import type { Principal, Target } from '../policy/types.js';
 import { configWarnings, loadConfig, type GatewayConfig } from './config.js';
 import { metricsSettings } from './config-metrics.js';
+import { drainOnSignals } from './drain.js';
 import { createLogger } from './logger.js';
 import { configSecrets } from './redact.js';
 import { publishedNames } from './policies.js';
+import { watchConfig } from './reload.js';
 import { Runtime } from './runtime.js';
 import type { Notice } from './stores/pins.js';
 import { buildGateway } from './server.js';
@@ -46,7 +49,9 @@ export async function serve(configFile: string, overrides: { host?: string; port
   const address = listeningUrl(app.server.address() as AddressInfo);
   log.info({ address: `${address}/mcp` }, 'switchboard listening');
   process.stderr.write(`switchboard listening on ${address}/mcp\n`);
-  onSignals(() => app.close());
+  // SIGHUP or an edit of the file: validated, diffed and applied without a restart (reload.ts).
+  watchConfig(app, configFile, log);
+  drainOnSignals(app, config.shutdown.drainTimeout, log);
 }
 
 export async function stdio(configFile: string): Promise<void> {

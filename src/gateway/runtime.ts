@@ -56,7 +56,8 @@ export class Runtime {
   readonly upstreams: Upstream[];
   readonly router: Router;
   readonly sessions: SessionRegistry;
-  readonly visibility: Visibility | undefined;
+  /** The composed predicate of the configured policies; a reload (reload.ts) swaps it with the chains. */
+  visibility: Visibility | undefined;
   readonly handler: RequestHandler;
   readonly callbacks: UpstreamCallbacks;
   /** The Redis connection the stores share (`redis:`); it connects only once a store uses it. */
@@ -76,9 +77,14 @@ export class Runtime {
   /** Spans, when `telemetry.otlp` is set and the process started tracing (cli.ts); absent: nothing traced. */
   readonly tracing: GatewayTracing | undefined;
   private readonly tasks: TaskBook;
-  private readonly views: Views;
+  private views: Views;
   private readonly byName: Map<string, Upstream>;
+  /** What every upstream is built with, kept for the upstreams a reload adds. */
+  private readonly upstreamHooks;
+  private readonly budget: SessionBudget;
   settled = false;
+  /** Shutting down (drain.ts): not ready, and no new sessions; the open ones are still served. */
+  draining = false;
   /** Whether requests that read the catalogue may go ahead. The hot path checks `gate.ready` and only an early
    * request awaits `gate.until`. */
   readonly gate: CatalogueGate = { ready: false };
@@ -87,11 +93,13 @@ export class Runtime {
   private changedBeforeSettled = new Set<CatalogKind>();
 
   constructor(
-    readonly config: GatewayConfig,
+    /** The config running now: a reload replaces it once the new one is applied. */
+    public config: GatewayConfig,
     readonly log: Logger,
-    policies: readonly Policy[] = [],
+    /** Policies an embedder or test adds besides the configured ones (kept across reloads). */
+    private readonly extraPolicies: readonly Policy[] = [],
   ) {
-    const hooks = {
+    this.upstreamHooks = {
       onRequest: (connection: any, request: any, extra: any) =>
         this.callbacks.onRequest(connection, request, extra),
       onNotification: (connection: any, notification: any) =>
@@ -102,53 +110,19 @@ export class Runtime {
         this.onUpstreamState?.(upstream);
       },
     };
-    const budget = new SessionBudget({
+    this.budget = new SessionBudget({
       maxTotal: config.sessions.maxUpstreamConnections,
       maxPerSource: config.sessions.maxUpstreamConnectionsPerSource,
     });
     this.upstreams = Object.entries(config.upstreams)
       .filter(([, upstream]) => upstream.enabled)
-      .map(
-        ([name, upstream]) =>
-          new Upstream({
-            name,
-            spec: specFor(upstream, configBaseDir(config), (tool) =>
-              publicName(upstream.prefix ?? name, config.namespace.separator, tool),
-            ),
-            scope: upstream.scope ?? 'shared',
-            timeoutMs: upstream.timeout ?? config.defaults.timeout,
-            maxTimeoutMs: upstream.maxTimeout ?? config.defaults.maxTimeout,
-            startTimeoutMs:
-              upstream.startTimeout ??
-              Math.max(config.defaults.startTimeout, upstream.timeout ?? config.defaults.timeout),
-            maxLineBytes: (upstream as StdioUpstreamConfig).maxLineBytes ?? config.defaults.maxLineBytes,
-            maxResultBytes: upstream.maxResultBytes ?? config.defaults.maxResultBytes,
-            budget,
-            redact: (text) => redactWithConfig(config, text),
-            log: log.child({ upstream: name }),
-            hooks,
-            sharedCapabilities: SHARED_CAPABILITIES,
-          }),
-      );
+      .map(([name]) => this.buildUpstream(config, name));
     this.byName = new Map(this.upstreams.map((u) => [u.name, u]));
     this.redis = config.redis && new SharedRedis(config.redis, log);
     // An approval picked up from the store rebuilds the catalogue: the tool comes back, list_changed goes out.
     this.pins = new PinBook(pinSettings(config), pinBackend(config, this.redis), log, () => this.rebuild());
     this.router = new Router(
-      this.upstreams.map((upstream) => {
-        const entry = config.upstreams[upstream.name];
-        return {
-          upstream,
-          prefix: entry.prefix ?? upstream.name,
-          // Principal-independent catalogue filters: what is filtered out does not exist behind the gateway.
-          filter: {
-            tools: allowDeny(entry.tools),
-            prompts: allowDeny(entry.prompts),
-            resources: allowDeny(entry.resources),
-          },
-          curation: entry.tools,
-        };
-      }),
+      this.upstreams.map((upstream) => routerEntry(config, upstream)),
       config.namespace.separator,
       log,
       this.pins,
@@ -158,22 +132,23 @@ export class Runtime {
       max: config.sessions.max,
       onClose: (session) => this.onSessionClosed(session),
     });
-    const configured = configuredPolicies(config, [...this.byName.keys()], this.redis, policies);
-    const { rules } = configured;
     this.audit =
       config.audit &&
       createAudit(config.audit, configBaseDir(config), log, this.router, (exchange) =>
         this.tracing?.traceId(exchange),
       );
-    // The audit gate goes first: while the log cannot be written, no audited call reaches any other stage.
-    policies = this.audit?.gate ? [this.audit.gate, ...configured.policies] : configured.policies;
     const tracing = (this.tracing = config.telemetry?.otlp ? installedTracing() : undefined);
-    if (tracing) policies = policies.map((policy) => tracing.policy(policy));
-    this.visibility = composeVisibility(policies);
+    const compiled = this.compilePolicies(config);
+    this.visibility = compiled.visibility;
+    // Tasks and server-to-client traffic ask whichever predicate runs now (a reload swaps it): not the hot path.
+    const live: Visibility = {
+      visible: (principal, target) => this.visibility?.visible(principal, target) ?? true,
+      viewKey: (principal) => this.visibility?.viewKey(principal) ?? '',
+    };
     const inflight = new Inflight();
     const forwarder = new Forwarder(inflight, this.router, tracing?.upstream);
-    this.tasks = new TaskBook(forwarder, this.upstreams, this.visibility);
-    this.callbacks = new UpstreamCallbacks(inflight, this.sessions, this.router, this.tasks, this.visibility);
+    this.tasks = new TaskBook(forwarder, this.upstreams, live);
+    this.callbacks = new UpstreamCallbacks(inflight, this.sessions, this.router, this.tasks, live);
     this.observers.push(debugRequestObserver(log));
     if (tracing) {
       this.observers.push(tracing.observer);
@@ -187,27 +162,125 @@ export class Runtime {
       // Quarantines are the catalogue's own decisions: they reach the sinks from the pins.
       this.pins.onDecision = (event) => this.decisions.emit(event, {});
     }
+    this.views = compiled.views;
     this.handler = new RequestHandler({
       upstreams: this.upstreams,
       sessions: this.sessions,
-      views: (this.views = new Views(this.router, this.visibility)),
-      resolver: new Resolver(
-        this.router,
-        rules && this.visibility
-          ? logDenials(this.visibility, rules, log, (event, principal) =>
-              this.decisions.emit(event, { principal }),
-            )
-          : this.visibility,
-      ),
+      views: compiled.views,
+      resolver: compiled.resolver,
       forwarder,
       tasks: this.tasks,
-      visibility: this.visibility,
-      policies,
+      visibility: compiled.visibility,
+      policies: compiled.policies,
       gate: this.gate,
       log,
       decisions: this.decisions,
       observers: this.observers,
     });
+  }
+
+  /** One enabled upstream of `config`, built as start-up builds them (a reload adds them this way too). */
+  private buildUpstream(config: GatewayConfig, name: string): Upstream {
+    const upstream = config.upstreams[name];
+    return new Upstream({
+      name,
+      spec: specFor(upstream, configBaseDir(config), (tool) =>
+        publicName(upstream.prefix ?? name, config.namespace.separator, tool),
+      ),
+      scope: upstream.scope ?? 'shared',
+      timeoutMs: upstream.timeout ?? config.defaults.timeout,
+      maxTimeoutMs: upstream.maxTimeout ?? config.defaults.maxTimeout,
+      startTimeoutMs:
+        upstream.startTimeout ??
+        Math.max(config.defaults.startTimeout, upstream.timeout ?? config.defaults.timeout),
+      maxLineBytes: (upstream as StdioUpstreamConfig).maxLineBytes ?? config.defaults.maxLineBytes,
+      maxResultBytes: upstream.maxResultBytes ?? config.defaults.maxResultBytes,
+      budget: this.budget,
+      redact: (text) => redactWithConfig(config, text),
+      log: this.log.child({ upstream: name }),
+      hooks: this.upstreamHooks,
+      sharedCapabilities: SHARED_CAPABILITIES,
+    });
+  }
+
+  /**
+   * The configured policies compiled into what the pipeline reads per request: the predicate, the chains' stages
+   * and the per-view list cache. Built at start-up and again by each reload (a new Views drops the cached lists).
+   */
+  private compilePolicies(config: GatewayConfig) {
+    const enabled = Object.keys(config.upstreams).filter((name) => config.upstreams[name].enabled);
+    const configured = configuredPolicies(config, enabled, this.redis, this.extraPolicies);
+    const { rules } = configured;
+    // The audit gate goes first: while the log cannot be written, no audited call reaches any other stage.
+    let policies = this.audit?.gate ? [this.audit.gate, ...configured.policies] : configured.policies;
+    const tracing = this.tracing;
+    if (tracing) policies = policies.map((policy) => tracing.policy(policy));
+    const visibility = composeVisibility(policies);
+    const resolver = new Resolver(
+      this.router,
+      rules && visibility
+        ? logDenials(visibility, rules, this.log, (event, principal) =>
+            this.decisions.emit(event, { principal }),
+          )
+        : visibility,
+    );
+    return { policies, visibility, resolver, views: new Views(this.router, visibility) };
+  }
+
+  /**
+   * Applies a validated config the reload diffed (reload.ts): upstreams added or changed are started first (the
+   * old ones serve meanwhile), then in one synchronous step the upstream set, the router's entries, the policies
+   * and the config are swapped, the catalogue rebuilt and `list_changed` sent once per kind to each session
+   * whose view changed; the upstreams removed or replaced are stopped last.
+   */
+  async applyConfig(next: GatewayConfig, diff: { added: string[]; removed: string[]; changed: string[] }) {
+    const fresh = [...diff.added, ...diff.changed].map((name) => this.buildUpstream(next, name));
+    // Compiled before anything is swapped: a policy that fails to compile (a bad guard root) changes nothing.
+    const compiled = this.compilePolicies(next);
+    await Promise.all(fresh.map((upstream) => upstream.start()));
+    const before = this.sessionViews();
+    const retired: Upstream[] = [];
+    for (const name of [...diff.removed, ...diff.changed]) {
+      const old = this.byName.get(name);
+      if (old) retired.push(old);
+      this.byName.delete(name);
+    }
+    for (const upstream of fresh) this.byName.set(upstream.name, upstream);
+    // In place: the handler, the task book and readiness hold this very array.
+    this.upstreams.splice(0, this.upstreams.length, ...this.byName.values());
+    this.router.replaceEntries(this.upstreams.map((upstream) => routerEntry(next, upstream)));
+    this.config = next;
+    this.visibility = compiled.visibility;
+    this.views = compiled.views;
+    this.handler.swap(compiled);
+    this.router.rebuild();
+    this.announceChangedViews(before);
+    await Promise.all(retired.map((upstream) => upstream.stop()));
+  }
+
+  /** Each open session's lists as it sees them now, to tell after a reload whose view changed. */
+  private sessionViews(): Map<Session, Buffer[]> {
+    const kinds = Object.keys(LIST_CHANGED) as CatalogKind[];
+    const views = new Map<Session, Buffer[]>();
+    for (const session of this.sessions.all())
+      if (session.outlet)
+        views.set(
+          session,
+          kinds.map((kind) => this.views.listJson(kind, session.principal)),
+        );
+    return views;
+  }
+
+  private announceChangedViews(before: Map<Session, Buffer[]>): void {
+    const kinds = Object.keys(LIST_CHANGED) as CatalogKind[];
+    for (const [session, lists] of before) {
+      if (session.closed || !session.outlet) continue;
+      const methods = new Set<string>();
+      kinds.forEach((kind, i) => {
+        if (!this.views.listJson(kind, session.principal).equals(lists[i])) methods.add(LIST_CHANGED[kind]);
+      });
+      for (const method of methods) session.outlet.send(notificationOf(method));
+    }
   }
 
   /** An upstream by its config name (a Map: wire-derived names never reach a prototype). */
@@ -270,7 +343,8 @@ export class Runtime {
 
   readiness() {
     return {
-      ready: this.settled,
+      ready: this.settled && !this.draining,
+      ...(this.draining ? { draining: true } : {}),
       upstreams: Object.fromEntries(
         this.upstreams.map((u) => [
           u.name,
@@ -323,4 +397,20 @@ export class Runtime {
       exchange.controller.abort(new Error('session closed'));
     for (const name of session.scopedUpstreams ?? []) void this.byName.get(name)?.releaseSession(session.id);
   }
+}
+
+/** How the router sees one upstream: its prefix, principal-independent filters and tool curation. */
+function routerEntry(config: GatewayConfig, upstream: Upstream) {
+  const entry = config.upstreams[upstream.name];
+  return {
+    upstream,
+    prefix: entry.prefix ?? upstream.name,
+    // Principal-independent catalogue filters: what is filtered out does not exist behind the gateway.
+    filter: {
+      tools: allowDeny(entry.tools),
+      prompts: allowDeny(entry.prompts),
+      resources: allowDeny(entry.resources),
+    },
+    curation: entry.tools,
+  };
 }

@@ -125,7 +125,8 @@ export async function buildGateway(
   app.get('/readyz', async (request, reply) => {
     const state = runtime.readiness();
     // Upstream names and errors only to a caller with an identity (the auth hook leaves others without one).
-    return reply.code(state.ready ? 200 : 503).send(request.principal ? state : { ready: state.ready });
+    const open = state.draining ? { ready: false, draining: true } : { ready: state.ready };
+    return reply.code(state.ready ? 200 : 503).send(request.principal ? state : open);
   });
   registerMcpEndpoint(app, runtime);
   // GET /metrics (or a listener of its own) fed by the runtime; prom-client is loaded only when configured.

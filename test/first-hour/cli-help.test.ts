@@ -57,7 +57,7 @@ describe('--help', () => {
     ],
     [
       ['check', '--help'],
-      [/^Usage: switchboard check/, /--config FILE/, /78 when the config/],
+      [/^Usage: switchboard check/, /--config FILE/, /78 when the config/, /--against FILE/],
     ],
     [
       ['pins', '--help'],

@@ -55,9 +55,9 @@ export class Router {
   /** Templates a catalogue filter left out, with their upstream. */
   private deniedTemplates: { template: UriTemplate; upstream: Upstream }[] = [];
   private collided = new Map<Upstream, Set<string>>();
-  private readonly byUpstream: Map<Upstream, RouterUpstream>;
-  /** Each curating upstream's tool curation, compiled once. */
-  private readonly curations = new Map<Upstream, ToolCurations>();
+  private byUpstream!: Map<Upstream, RouterUpstream>;
+  /** Each curating upstream's tool curation, compiled once (per reload). */
+  private curations = new Map<Upstream, ToolCurations>();
   /** Bad upstream names already logged, so a refresh does not repeat the line. */
   private warned = new Set<string>();
   /** Each list's items with their targets, and its result serialised once per rebuild (a list request only
@@ -78,7 +78,7 @@ export class Router {
   generation = 0;
 
   constructor(
-    private readonly entries: readonly RouterUpstream[],
+    private entries: readonly RouterUpstream[],
     private readonly separator: string,
     private readonly log: Logger,
     /** Tool-definition pins: the tools of a rebuild it holds back are left out (quarantined = unknown). */
@@ -86,11 +86,19 @@ export class Router {
       held(candidates: readonly ToolCandidate[], ready: readonly string[]): ReadonlySet<CatalogItem>;
     },
   ) {
-    this.byUpstream = new Map(entries.map((e) => [e.upstream, e]));
+    this.replaceEntries(entries);
+  }
+
+  /** Swaps the upstreams behind the catalogue (a config reload); the next rebuild publishes the new set. */
+  replaceEntries(entries: readonly RouterUpstream[]): void {
+    const curations = new Map<Upstream, ToolCurations>();
     for (const entry of entries) {
       const curation = compileCuration(entry.curation);
-      if (curation) this.curations.set(entry.upstream, curation);
+      if (curation) curations.set(entry.upstream, curation);
     }
+    this.entries = entries;
+    this.byUpstream = new Map(entries.map((e) => [e.upstream, e]));
+    this.curations = curations;
   }
 
   /** Name collisions right now (among unprefixed upstreams, or made by a rename), as messages (fatal at

@@ -98,6 +98,12 @@ async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply, pr
   let session: Session;
   if (kind === 'request' && (message as JSONRPCRequest).method === 'initialize') {
     const params = ((message as JSONRPCRequest).params ?? {}) as Record<string, any>;
+    // Shutting down (drain.ts): a new session belongs on another replica; the open ones are still served.
+    if (runtime.draining)
+      throw new GatewayError(
+        'overloaded',
+        'Service Unavailable: this gateway is shutting down (draining) and opens no new sessions; connect again',
+      );
     // Per source first (429, that client's own limit), then the global cap (503, everyone's).
     const source = edge.sources.admit(addressSource(request.socket.remoteAddress));
     const created = runtime.sessions.create({

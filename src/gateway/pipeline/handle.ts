@@ -81,16 +81,28 @@ export interface HandlerDeps {
 }
 
 export class RequestHandler implements RouteRunner {
-  /** The chain of each routed method, compiled once: `forward` itself when no policy names the method. */
-  readonly chains: ReadonlyMap<string, Next<RoutedTarget>>;
+  /** The chain of each routed method, compiled once (and per reload): `forward` itself when no policy names it. */
+  chains: ReadonlyMap<string, Next<RoutedTarget>>;
+  private readonly terminal: Next<RoutedTarget>;
 
   constructor(readonly deps: HandlerDeps) {
     const { forwarder } = deps;
-    const terminal: Next<RoutedTarget> = (call) => {
+    this.terminal = (call) => {
       const { exchange, target, method, params } = call as GatewayCall;
       return forwarder.send(exchange, target.server, method, params);
     };
-    this.chains = new Map(ROUTED_METHODS.map((m) => [m, compileChain(deps.policies, m, terminal)]));
+    this.chains = this.compile(deps.policies);
+  }
+
+  /** A config reload's policies, swapped in one synchronous step: the next request reads only the new set. */
+  swap(next: Pick<HandlerDeps, 'policies' | 'visibility' | 'views' | 'resolver'>): void {
+    const chains = this.compile(next.policies);
+    Object.assign(this.deps, next);
+    this.chains = chains;
+  }
+
+  private compile(policies: readonly Policy[]): ReadonlyMap<string, Next<RoutedTarget>> {
+    return new Map(ROUTED_METHODS.map((m) => [m, compileChain(policies, m, this.terminal)]));
   }
 
   /**

@@ -33,7 +33,11 @@ export class PinFile implements PinBackend {
   }
 
   async save(changes: PinData): Promise<void> {
-    const merged = mergePins(this.read(), changes);
+    const disk = this.read();
+    // Written by someone else since this process last looked (an approval): merged below, and the next poll
+    // must load the file, or this process would keep its own older view of those records.
+    const theirs = (await this.fingerprint()) !== this.seen;
+    const merged = mergePins(disk, changes);
     const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
       await writeFile(temp, pinsToJson(merged), { mode: 0o644 });
@@ -42,7 +46,7 @@ export class PinFile implements PinBackend {
       await unlink(temp).catch(() => {});
       throw error;
     }
-    this.seen = await this.fingerprint();
+    this.seen = theirs ? '' : await this.fingerprint();
   }
 
   async changed(): Promise<boolean> {

@@ -55,7 +55,10 @@ export class PinRedis implements PinBackend {
     multi.incr(this.versionKey);
     const results = await multi.exec();
     const version = results?.at(-1)?.[1];
-    this.version = version === undefined ? this.version : String(version);
+    // Another writer bumped the version since this process last looked (an approval, another replica): leave
+    // the seen version behind so the next poll loads what they wrote.
+    const onlyOurs = this.version !== null && Number(version) === Number(this.version) + 1;
+    this.version = version === undefined || !onlyOurs ? null : String(version);
   }
 
   async changed(): Promise<boolean> {

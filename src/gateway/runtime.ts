@@ -1,24 +1,21 @@
 // The running gateway behind any front (HTTP or stdio), the composition root of the pipeline: upstreams built
 // from config, the router over their catalogues, the policies composed into visibility and chains, and the
 // small objects each step needs, wired with narrow dependencies (none of them takes a Runtime).
-import type { ClientCapabilities, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import { composeVisibility, type Visibility } from '../policy/compose.js';
 import { logDenials } from '../policy/decisions.js';
-import { allowDeny } from '../policy/glob.js';
 import type { Policy } from '../policy/types.js';
-import { Upstream } from '../upstreams/pool.js';
+import type { Upstream, UpstreamHooks } from '../upstreams/pool.js';
 import { SessionBudget } from '../upstreams/session-budget.js';
 import type { CatalogKind } from '../upstreams/catalog.js';
-import { configBaseDir, type GatewayConfig, type StdioUpstreamConfig } from './config.js';
-import { publicName } from './catalog/names.js';
+import { configBaseDir, type GatewayConfig } from './config.js';
 import { Router } from './catalog/router.js';
 import { Views } from './catalog/views.js';
 import { Forwarder } from './pipeline/forward.js';
 import { RequestHandler, type CatalogueGate } from './pipeline/handle.js';
 import { Resolver } from './pipeline/resolve.js';
-import { redactWithConfig } from './redact.js';
 import { UpstreamCallbacks } from './session/callbacks.js';
 import { Inflight } from './session/inflight.js';
 import { SharedRedis } from './stores/redis.js';
@@ -32,7 +29,7 @@ import type { GatewayMetrics } from './telemetry/metrics.js';
 import { SessionRegistry, type Session } from './session/sessions.js';
 import { installedTracing, type GatewayTracing } from './telemetry/tracing-hooks.js';
 import { TaskBook } from './session/tasks.js';
-import { specFor } from './upstream-spec.js';
+import { buildUpstream, routerEntry, type UpstreamShared } from './upstream-build.js';
 import { notificationOf } from './wire/jsonrpc.js';
 
 const LIST_CHANGED: Record<CatalogKind, string> = {
@@ -44,13 +41,6 @@ const LIST_CHANGED: Record<CatalogKind, string> = {
 
 /** How long past the slowest start timeout an early request waits at most: stopping a hung start takes a while. */
 const SETTLE_GRACE_MS = 5000;
-
-/** What shared connections declare: the gateway can relay these to whichever client asks. */
-const SHARED_CAPABILITIES: ClientCapabilities = {
-  sampling: {},
-  elicitation: { form: {}, url: {} },
-  roots: { listChanged: true },
-};
 
 export class Runtime {
   readonly upstreams: Upstream[];
@@ -80,8 +70,8 @@ export class Runtime {
   private views: Views;
   private readonly byName: Map<string, Upstream>;
   /** What every upstream is built with, kept for the upstreams a reload adds. */
-  private readonly upstreamHooks;
-  private readonly budget: SessionBudget;
+  /** What every upstream shares (the session budget, the log, the hooks back into this runtime). */
+  private readonly shared: UpstreamShared;
   settled = false;
   /** Shutting down (drain.ts): not ready, and no new sessions; the open ones are still served. */
   draining = false;
@@ -99,7 +89,7 @@ export class Runtime {
     /** Policies an embedder or test adds besides the configured ones (kept across reloads). */
     private readonly extraPolicies: readonly Policy[] = [],
   ) {
-    this.upstreamHooks = {
+    const hooks: UpstreamHooks = {
       onRequest: (connection: any, request: any, extra: any) =>
         this.callbacks.onRequest(connection, request, extra),
       onNotification: (connection: any, notification: any) =>
@@ -110,13 +100,14 @@ export class Runtime {
         this.onUpstreamState?.(upstream);
       },
     };
-    this.budget = new SessionBudget({
+    const budget = new SessionBudget({
       maxTotal: config.sessions.maxUpstreamConnections,
       maxPerSource: config.sessions.maxUpstreamConnectionsPerSource,
     });
+    this.shared = { budget, log, hooks };
     this.upstreams = Object.entries(config.upstreams)
       .filter(([, upstream]) => upstream.enabled)
-      .map(([name]) => this.buildUpstream(config, name));
+      .map(([name]) => buildUpstream(config, name, this.shared));
     this.byName = new Map(this.upstreams.map((u) => [u.name, u]));
     this.redis = config.redis && new SharedRedis(config.redis, log);
     // An approval picked up from the store rebuilds the catalogue: the tool comes back, list_changed goes out.
@@ -180,29 +171,6 @@ export class Runtime {
   }
 
   /** One enabled upstream of `config`, built as start-up builds them (a reload adds them this way too). */
-  private buildUpstream(config: GatewayConfig, name: string): Upstream {
-    const upstream = config.upstreams[name];
-    return new Upstream({
-      name,
-      spec: specFor(upstream, configBaseDir(config), (tool) =>
-        publicName(upstream.prefix ?? name, config.namespace.separator, tool),
-      ),
-      scope: upstream.scope ?? 'shared',
-      timeoutMs: upstream.timeout ?? config.defaults.timeout,
-      maxTimeoutMs: upstream.maxTimeout ?? config.defaults.maxTimeout,
-      startTimeoutMs:
-        upstream.startTimeout ??
-        Math.max(config.defaults.startTimeout, upstream.timeout ?? config.defaults.timeout),
-      maxLineBytes: (upstream as StdioUpstreamConfig).maxLineBytes ?? config.defaults.maxLineBytes,
-      maxResultBytes: upstream.maxResultBytes ?? config.defaults.maxResultBytes,
-      budget: this.budget,
-      redact: (text) => redactWithConfig(config, text),
-      log: this.log.child({ upstream: name }),
-      hooks: this.upstreamHooks,
-      sharedCapabilities: SHARED_CAPABILITIES,
-    });
-  }
-
   /**
    * The configured policies compiled into what the pipeline reads per request: the predicate, the chains' stages
    * and the per-view list cache. Built at start-up and again by each reload (a new Views drops the cached lists).
@@ -234,7 +202,7 @@ export class Runtime {
    * whose view changed; the upstreams removed or replaced are stopped last.
    */
   async applyConfig(next: GatewayConfig, diff: { added: string[]; removed: string[]; changed: string[] }) {
-    const fresh = [...diff.added, ...diff.changed].map((name) => this.buildUpstream(next, name));
+    const fresh = [...diff.added, ...diff.changed].map((name) => buildUpstream(next, name, this.shared));
     // Compiled before anything is swapped: a policy that fails to compile (a bad guard root) changes nothing.
     const compiled = this.compilePolicies(next);
     await Promise.all(fresh.map((upstream) => upstream.start()));
@@ -397,20 +365,4 @@ export class Runtime {
       exchange.controller.abort(new Error('session closed'));
     for (const name of session.scopedUpstreams ?? []) void this.byName.get(name)?.releaseSession(session.id);
   }
-}
-
-/** How the router sees one upstream: its prefix, principal-independent filters and tool curation. */
-function routerEntry(config: GatewayConfig, upstream: Upstream) {
-  const entry = config.upstreams[upstream.name];
-  return {
-    upstream,
-    prefix: entry.prefix ?? upstream.name,
-    // Principal-independent catalogue filters: what is filtered out does not exist behind the gateway.
-    filter: {
-      tools: allowDeny(entry.tools),
-      prompts: allowDeny(entry.prompts),
-      resources: allowDeny(entry.resources),
-    },
-    curation: entry.tools,
-  };
 }

@@ -1,6 +1,7 @@
-// Finding credentials in text: one combined prefilter (the rules' anchors) that clears ordinary text and raw JSON
-// bytes in a single regex pass, then the precise rules, only where the prefilter hit. No imports beyond the
-// rule table, so the log redaction can use it as well as the secrets stage.
+// Finding credentials in text: one prefilter (the rules' anchors, see prefilter.ts) that clears ordinary text and
+// raw JSON bytes in a few fast passes, then the precise rules, only where the prefilter hit. No imports beyond the
+// rule table and the prefilter, so the log redaction can use it as well as the secrets stage.
+import { anchorsMatch, bytesMatch } from './prefilter.js';
 import { SECRET_RULES } from './rules.js';
 
 /** One secret in a text: `text.slice(start, end)` is the credential itself. */
@@ -11,15 +12,12 @@ export interface Finding {
 }
 
 /**
- * Matches wherever any rule could, in decoded text or in raw JSON bytes read as latin1 (every anchor is ASCII,
- * and UTF-8 never encodes other characters with ASCII bytes). A serialiser that escapes printable ASCII as
- * `\u00XX` could hide an anchor from the bytes: such an escape counts as a hit, so the value is scanned instead.
+ * Whether the text may hold a secret (false: it surely does not). It works on decoded text and on raw JSON bytes
+ * read as latin1 alike: every anchor is ASCII, UTF-8 never encodes other characters with ASCII bytes, and a
+ * `\u00XX` escape of printable ASCII (which could hide an anchor from the bytes) counts as a hit.
  */
-const PREFILTER = new RegExp(`${SECRET_RULES.map((rule) => rule.anchor).join('|')}|\\\\u00[2-7][0-9A-Fa-f]`);
-
-/** Whether the text may hold a secret (false: it surely does not). */
 export function mayHoldSecret(text: string): boolean {
-  return PREFILTER.test(text);
+  return anchorsMatch(text);
 }
 
 /**
@@ -27,15 +25,12 @@ export function mayHoldSecret(text: string): boolean {
  * the bytes as one latin1 string (pieces are joined, so an anchor split across two of them is still seen).
  */
 export function bytesMayHoldSecret(pieces: readonly Buffer[]): boolean {
-  if (pieces.length === 1) return PREFILTER.test(pieces[0].toString('latin1'));
-  let text = '';
-  for (const piece of pieces) text += piece.toString('latin1');
-  return PREFILTER.test(text);
+  return bytesMatch(pieces);
 }
 
 /** The secrets in `text`, in order, overlapping findings merged (the first one's kind names the merge). */
 export function findSecrets(text: string): Finding[] {
-  if (!PREFILTER.test(text)) return [];
+  if (!anchorsMatch(text)) return [];
   const found: Finding[] = [];
   for (const rule of SECRET_RULES) {
     const { pattern, group = 0 } = rule;

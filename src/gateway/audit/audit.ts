@@ -14,7 +14,7 @@ import type { AuditConfig } from '../config-audit.js';
 import type { DecisionContext, DecisionListener } from '../decisions.js';
 import type { Outcome, RequestObserver } from '../pipeline/observe.js';
 import type { Exchange } from '../session/sessions.js';
-import { clip, principalFields, sessionHasher, shapeOf, traceIdOf } from './record.js';
+import { clip, isoNow, principalFields, sessionHasher, shapeOf, traceIdOf } from './record.js';
 import { AuditSink } from './sink.js';
 
 export const AUDITED_METHODS = ['tools/call', 'prompts/get', 'resources/read', 'completion/complete'];
@@ -57,25 +57,26 @@ export function createAudit(
       if (!AUDITED.has(request.method)) return undefined;
       const params = request.params as Record<string, any> | undefined;
       const traceId = tracedId?.(exchange) ?? traceIdOf(params?._meta);
+      sink.callBegun();
       return {
         end(outcome: Outcome, error?: GatewayError) {
+          sink.callEnded();
           const { name, target } = named(router, request);
           const upstream = exchange.connection?.upstream.name ?? target?.upstream;
-          const record = {
-            time: new Date().toISOString(),
-            event: 'call',
-            method: request.method,
-            ...(name !== undefined ? { name: clip(name) } : {}),
-            ...(upstream !== undefined ? { upstream } : {}),
-            ...(target ? { original: clip(target.original) } : {}),
-            principal: principalFields(exchange.principal),
-            session: session(exchange.session.id),
-            outcome: typeof outcome === 'number' ? 'error' : outcome,
-            ...(error ? { error: { code: error.code, kind: error.kind, message: clip(error.message) } } : {}),
-            durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-            ...(traceId ? { traceId } : {}),
-            ...argsShape(request.method, params),
-          };
+          // Filled field by field in the record's order, not spread from conditional objects: this runs for
+          // every audited call (measured: ~0.1 µs so, ~0.3 µs with the spreads).
+          const record: Record<string, unknown> = { time: isoNow(), event: 'call', method: request.method };
+          if (name !== undefined) record.name = clip(name);
+          if (upstream !== undefined) record.upstream = upstream;
+          if (target) record.original = clip(target.original);
+          record.principal = principalFields(exchange.principal);
+          record.session = session(exchange.session.id);
+          record.outcome = typeof outcome === 'number' ? 'error' : outcome;
+          if (error) record.error = { code: error.code, kind: error.kind, message: clip(error.message) };
+          record.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+          if (traceId) record.traceId = traceId;
+          const args = argsShape(request.method, params);
+          if (args !== undefined) record.args = args;
           return sink.append(record, wait);
         },
       };
@@ -84,7 +85,7 @@ export function createAudit(
 
   const onDecision = (event: DecisionEvent, context: DecisionContext) => {
     const record = {
-      time: new Date().toISOString(),
+      time: isoNow(),
       event: 'decision',
       decision: event.effect,
       ...(event.rule !== undefined ? { rule: event.rule } : {}),
@@ -108,7 +109,7 @@ export function createAudit(
     const refusal = error as Partial<GatewayError>;
     sink.append(
       {
-        time: new Date().toISOString(),
+        time: isoNow(),
         event: 'auth',
         decision: 'deny',
         status: typeof refusal.status === 'number' ? refusal.status : 401,
@@ -168,10 +169,8 @@ function named(router: Router, request: JSONRPCRequest): { name?: string; target
   }
 }
 
-/** The shape of what a request carries besides its name: never a value. */
-function argsShape(method: string, params: Record<string, any> | undefined): { args?: unknown } {
-  if (!params) return {};
-  if (method === 'completion/complete')
-    return params.argument === undefined ? {} : { args: shapeOf(params.argument) };
-  return params.arguments === undefined ? {} : { args: shapeOf(params.arguments) };
+/** The shape of what a request carries besides its name (never a value); undefined when it carries none. */
+function argsShape(method: string, params: Record<string, any> | undefined): unknown {
+  const carried = method === 'completion/complete' ? params?.argument : params?.arguments;
+  return carried === undefined ? undefined : shapeOf(carried);
 }

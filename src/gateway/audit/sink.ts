@@ -1,8 +1,9 @@
-// The audit log's writer: records are chained and written in batches, one write per event-loop turn (group
-// commit), to the live file (rotated by size, the chain going on in the next file) and/or stdout. A caller that
-// must not answer before its record is written (`flush`, `fsync`) waits for its batch; a failed write leaves
-// the chain as it was on disk, and the sink reports itself failing until a later batch is written.
-import { closeSync, fdatasync, mkdirSync, openSync, renameSync, rmSync, write } from 'node:fs';
+// The audit log's writer: records are chained and written in batches (group commit: one write for the records
+// of an event-loop turn, or of two while other audited calls are under way) to the live file (rotated by size,
+// the chain going on in the next file) and/or stdout. A caller that must not answer before its record is
+// written (`flush`, `fsync`) waits for its batch; a failed write leaves the chain as it was in the file, and
+// the sink reports itself failing until a later batch is written.
+import { closeSync, fdatasync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
@@ -27,6 +28,8 @@ export class AuditSink {
   private torn = false;
   private batch: Batch = { bodies: [] };
   private scheduled = false;
+  /** Audited calls under way (`callBegun`, not yet `callEnded`): their records are still to come. */
+  private underway = 0;
   private writing: Promise<void> | undefined;
   private readonly hash: Hasher;
   /** Set while the sink cannot write: what a call that must be audited fails with. */
@@ -78,6 +81,16 @@ export class AuditSink {
     return batch.waiting.promise;
   }
 
+  /** An audited call began: its record will come when it ends (a batch may wait a turn for it). */
+  callBegun(): void {
+    this.underway++;
+  }
+
+  /** The call ended (its record, if any, is appended now). */
+  callEnded(): void {
+    if (this.underway > 0) this.underway--;
+  }
+
   /** Writes what is queued, then closes the file. */
   async close(): Promise<void> {
     while (this.writing || this.batch.bodies.length) {
@@ -92,47 +105,100 @@ export class AuditSink {
     if (this.scheduled || this.writing) return;
     this.scheduled = true;
     // After this turn's callbacks: every record queued in the turn goes out in one write.
-    setImmediate(() => {
-      this.scheduled = false;
-      if (!this.writing) this.flush();
-    });
+    setImmediate(this.due, false);
   }
+
+  /**
+   * Writes the batch; first waits one more event-loop turn when other audited calls are under way, so that
+   * those whose answers are already in the I/O that turn polls join the batch (the poll does not block: an
+   * immediate is pending). The added wait is bounded: one turn, never a timer, and none when no other call is
+   * under way (C=1). Measured on the bench's secured target, echo at C=10: 7-11 µs less gateway CPU a call,
+   * with no higher p50, as one write and one wake-up of the waiting answers serve more records.
+   */
+  private readonly due = (deferred: boolean): void => {
+    if (!deferred && this.underway > 0) {
+      setImmediate(this.due, true);
+      return;
+    }
+    this.scheduled = false;
+    if (!this.writing) this.flush();
+  };
 
   private flush(): void {
     const batch = this.batch;
     if (batch.bodies.length === 0) return;
     this.batch = { bodies: [] };
-    this.writing = this.write(batch).then(() => {
+    const pending = this.write(batch);
+    if (!pending) return;
+    this.writing = pending.then(() => {
       this.writing = undefined;
-      // Records queued while this batch was being written: the next write.
+      // Records queued while this batch was synced or written to stdout: the next write.
       if (this.batch.bodies.length) this.schedule();
     });
   }
 
-  private async write(batch: Batch): Promise<void> {
+  /**
+   * Seals the batch and writes it to the file at once, on this thread: a write of a few KB to the page cache
+   * costs ~2 µs of CPU, where an async fs.write costs ~17 µs (a thread-pool hop and a wake-up of this thread
+   * when it is done), and the answers waiting for the batch go out in this same turn. The price: a stalled
+   * disk stalls the event loop for as long as the write takes (a `flush` answer would wait for it anyway).
+   * What has to wait for the disk or a pipe (`fsync`'s fdatasync, stdout) goes on asynchronously, as the
+   * returned promise, while the next records queue up for the batch after it (group commit).
+   */
+  private write(batch: Batch): Promise<void> | undefined {
+    const started = performance.now();
     let { seq, prev } = this;
-    let text = this.torn ? '\n' : '';
+    let text = '';
     for (const body of batch.bodies) {
       const sealed = seal(body, ++seq, prev, this.hash);
       text += `${sealed.line}\n`;
       prev = sealed.hash;
     }
     const bytes = Buffer.from(text);
-    const started = performance.now();
-    try {
-      if (this.file) await this.toFile(bytes);
-      if (this.config.stdout) await toStdout(bytes);
-    } catch (error) {
-      // Nothing of the batch counts: the next one is chained to what is on disk.
-      this.failed(error);
-      if (this.config.onFailure === 'fail') batch.waiting?.reject(this.failure!);
-      else batch.waiting?.resolve();
-      return;
+    let sync = false;
+    if (this.file) {
+      try {
+        this.toFile(bytes);
+      } catch (error) {
+        // Nothing of the batch counts: the next one is chained to what is in the file.
+        this.failedBatch(batch, error);
+        return undefined;
+      }
+      // The batch is in the file: whatever fails from here on, the next batch must link to it.
+      this.seq = seq;
+      this.prev = prev;
+      sync = this.config.durability === 'fsync';
     }
-    this.seq = seq;
-    this.prev = prev;
+    if (!sync && !this.config.stdout) {
+      this.written(batch, started);
+      return undefined;
+    }
+    return (async () => {
+      try {
+        if (sync) await fdatasyncOf(this.fd!);
+        if (this.config.stdout) await toStdout(bytes);
+      } catch (error) {
+        this.failedBatch(batch, error);
+        return;
+      }
+      if (!this.file) {
+        this.seq = seq;
+        this.prev = prev;
+      }
+      this.written(batch, started);
+    })();
+  }
+
+  /** The batch could not be written (or synced): its callers fail, or go on under `onFailure: continue`. */
+  private failedBatch(batch: Batch, error: unknown): void {
+    this.failed(error);
+    if (this.config.onFailure === 'fail') batch.waiting?.reject(this.failure!);
+    else batch.waiting?.resolve();
+  }
+
+  /** The batch is written: its callers go on, and a failing sink is well again. */
+  private written(batch: Batch, started: number): void {
     this.onWritten?.((performance.now() - started) / 1000);
-    this.torn = false;
     if (this.failure) {
       this.failure = undefined;
       this.log.info({ audit: this.file ?? 'stdout' }, 'audit log writes again');
@@ -140,14 +206,19 @@ export class AuditSink {
     batch.waiting?.resolve();
   }
 
-  private async toFile(bytes: Buffer): Promise<void> {
+  /** Writes the whole batch, or throws (the live file then ends inside a line when part of it got there). */
+  private toFile(bytes: Buffer): void {
     if (this.fd === undefined) this.reopen();
     if (this.size > 0 && this.size + bytes.length > this.config.maxBytes) this.rotate();
     const fd = this.fd!;
+    if (this.torn) {
+      // A write cut short left a line unended: the batch starts on a line of its own.
+      this.size += writeSync(fd, '\n');
+      this.torn = false;
+    }
     let done = 0;
     try {
-      while (done < bytes.length) done += await writeAt(fd, bytes, done);
-      if (this.config.durability === 'fsync') await sync(fd);
+      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
     } finally {
       this.size += done;
       // Part of the batch reached the file: what follows must start on a line of its own.
@@ -200,15 +271,7 @@ export class AuditSink {
   }
 }
 
-function writeAt(fd: number, bytes: Buffer, offset: number): Promise<number> {
-  return new Promise((resolve, reject) =>
-    write(fd, bytes, offset, bytes.length - offset, null, (error, written) =>
-      error ? reject(error) : resolve(written),
-    ),
-  );
-}
-
-function sync(fd: number): Promise<void> {
+function fdatasyncOf(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 }
 

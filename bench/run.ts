@@ -241,7 +241,7 @@ if (cells.includes(LIST_CELL)) {
 const secured = securedTable(results, cells, targets);
 if (secured) {
   sections.push(
-    '## Policy and auth on, against the bare gateway (switchboard-stdio; same stdio upstream)',
+    '## Policy, auth and Redis on, against the bare gateway (switchboard-stdio; same stdio upstream)',
     'CPU vs bare: the difference in the gateway process per round (the two ran back to back), then the median. ' +
       'The secured targets run only the cells where policy and auth can cost something.',
     secured,

@@ -1,11 +1,14 @@
-// What policy and auth cost: each secured target next to the bare gateway (switchboard-stdio, same upstream),
-// with the CPU difference and the rate ratio taken per round (both ran back to back in it) before the median,
-// so a noisy round moves both figures together instead of showing up as a difference.
+// What policy, auth and shared sessions cost: each secured target and switchboard-redis next to the bare gateway
+// (switchboard-stdio, same upstream), with the CPU difference and the rate ratio taken per round (both ran back
+// to back in it) before the median, so a noisy round moves both figures together instead of showing up as a
+// difference.
 import type { Cell } from './cells.js';
 import type { Results } from './report.js';
 
 export const BARE = 'switchboard-stdio';
 export const SECURED = ['switchboard-policy', 'switchboard-apikey', 'switchboard-jwt', 'switchboard-secured'];
+/** The bare gateway with `redis:` on (one replica): what sharing sessions through Redis costs per call (G10). */
+export const SHARED = ['switchboard-redis'];
 
 const WHAT: Record<string, string> = {
   'switchboard-policy': '`policy:` of 20 rules + audit log (flush)',
@@ -13,6 +16,7 @@ const WHAT: Record<string, string> = {
   'switchboard-jwt': 'JWT auth (RS256, verified once per token, then cached)',
   'switchboard-secured':
     'API key + 50 rules (CEL, limits, guard) + edge limit + audit (flush) + tracing 0.1 + metrics',
+  'switchboard-redis': '`redis:` on the local Redis (sessions shared; one replica)',
 };
 
 function median(values: number[]): number {
@@ -53,10 +57,10 @@ const signed = (value: number, digits = 0) =>
 const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '—');
 const times = (a: number, b: number) => (b > 0 && Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—');
 
-/** One row per secured target and cell it ran; empty when none ran. */
+/** One row per secured or shared-session target and cell it ran; empty when none ran. */
 export function securedTable(results: Results, cells: Cell[], targets: string[]): string {
   const rows: string[][] = [];
-  for (const target of SECURED.filter((t) => targets.includes(t))) {
+  for (const target of [...SECURED, ...SHARED].filter((t) => targets.includes(t))) {
     for (const cell of cells.filter((c) => c.kind === 'call' || c.kind === 'list')) {
       if (!results[cell.id]?.[target]) continue;
       const m = (t: string, field: string) => med(results, cell.id, t, field);

@@ -1,13 +1,13 @@
 // Turns the per-round results into Markdown: medians over rounds, ratios to direct and to each peer, and a
-// check of Switchboard's figures against the goals G1-G9 of docs/performance.md where a cell measures them.
+// check of Switchboard's figures against the goals G1-G10 of docs/performance.md where a cell measures them.
 import type { Cell, CellResult } from './cells.js';
-import { BARE, SECURED, pairedDelta, pairedRatio } from './report-secured.js';
+import { BARE, SECURED, SHARED, pairedDelta, pairedRatio } from './report-secured.js';
 
 /** results[cellId][target] = one result per round (or an error text). */
 export type Results = Record<string, Record<string, (CellResult | { error: string })[]>>;
 
 const PEERS = ['mcp-proxy', 'supergateway'];
-const GATEWAYS = ['switchboard-stdio', 'switchboard-http', ...SECURED];
+const GATEWAYS = ['switchboard-stdio', 'switchboard-http', ...SECURED, ...SHARED];
 
 /** Whether the target ran the cell at all (the secured targets run only some). */
 const ran = (results: Results, cell: string, target: string) => (results[cell]?.[target]?.length ?? 0) > 0;
@@ -217,6 +217,12 @@ export function goalsTable(results: Results, targets: string[]): string {
       (v) => v <= 4,
     );
     check('G7', 'tools/list p50, 20 × 50 tools (≤ 2 ms)', target, m('list', 'p50Ms'), ' ms', (v) => v <= 2);
+    // G10: what sharing sessions through Redis costs the gateway per call, paired per round like G8.
+    for (const c of SHARED.includes(target) ? [10, 50] : []) {
+      const extra = pairedDelta(results, `echo-c${c}`, target, BARE, 'rootCpuPerCallUs');
+      const what = `with redis: on, proxy CPU per echo call over ${BARE}, C=${c}, paired (≤ +50 µs)`;
+      check('G10', what, target, extra, ' µs', (v) => v <= 50);
+    }
     if (!SECURED.includes(target)) continue;
     // G8: what policy, auth and a stage cost over the bare gateway, paired per round (see report-secured.ts).
     for (const c of [10, 50]) {

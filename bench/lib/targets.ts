@@ -1,5 +1,6 @@
 // Starts and stops the targets the bench compares, each as child processes on loopback: the SDK server itself
-// (direct), Switchboard over a stdio or HTTP upstream (bare, or with policy and auth on), and the npm peers.
+// (direct), Switchboard over a stdio or HTTP upstream (bare, with policy and auth on, or with sessions in the
+// local Redis), and the npm peers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -10,6 +11,7 @@ import { REPO_ROOT } from './compile.js';
 import { McpHttpSession, createAgent } from './mcp-client.js';
 import { processTree } from './proc.js';
 import type { Target } from './measure.js';
+import { benchRedis } from './redis.js';
 import { securedSetup, type SecuredTargetName } from './secured.js';
 
 export const GATEWAY_CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
@@ -34,7 +36,13 @@ export interface UpstreamShape {
 }
 
 export type TargetName =
-  'direct' | 'switchboard-stdio' | 'switchboard-http' | 'mcp-proxy' | 'supergateway' | SecuredTargetName;
+  | 'direct'
+  | 'switchboard-stdio'
+  | 'switchboard-http'
+  | 'switchboard-redis'
+  | 'mcp-proxy'
+  | 'supergateway'
+  | SecuredTargetName;
 export const ALL_TARGETS: TargetName[] = [
   'direct',
   'switchboard-stdio',
@@ -45,18 +53,20 @@ export const ALL_TARGETS: TargetName[] = [
   'switchboard-apikey',
   'switchboard-jwt',
   'switchboard-secured',
+  'switchboard-redis',
 ];
 
 /**
  * The cells a target runs when it runs only some (all others run every cell): the secured variants of
  * switchboard-stdio are compared with it where policy and auth can cost something (calls and the policy view
- * of a list), which keeps a full run near its old length.
+ * of a list), and switchboard-redis where Redis could cost per call, which keeps a full run near its old length.
  */
 export const TARGET_CELLS: Partial<Record<TargetName, readonly string[]>> = {
   'switchboard-policy': ['echo-c10', 'echo-c50', 'list'],
   'switchboard-secured': ['echo-c10', 'echo-c50', 'list'],
   'switchboard-apikey': ['echo-c10'],
   'switchboard-jwt': ['echo-c10'],
+  'switchboard-redis': ['echo-c10', 'echo-c50'],
 };
 
 export function runsCell(target: TargetName, cell: string): boolean {
@@ -215,6 +225,7 @@ export async function startTarget(
       }
       case 'switchboard-stdio':
       case 'switchboard-http':
+      case 'switchboard-redis':
       case 'switchboard-policy':
       case 'switchboard-apikey':
       case 'switchboard-jwt':
@@ -242,7 +253,9 @@ export async function startTarget(
         const secured =
           name === 'switchboard-stdio' || name === 'switchboard-http'
             ? undefined
-            : await securedSetup(name, url.href);
+            : name === 'switchboard-redis'
+              ? benchRedis()
+              : await securedSetup(name, url.href);
         if (secured) cleanups.push(secured.stop);
         const config = path.join(logDir, `${name}-${Date.now()}.json`);
         const content = { listen: { host: '127.0.0.1', port }, upstreams, ...secured?.config };

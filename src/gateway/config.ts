@@ -91,7 +91,14 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   /** `serve` on SIGTERM/SIGINT: how long calls in flight may take to finish before they are cut (drain.ts). */
-  shutdown: z.strictObject({ drainTimeout: duration.default(30_000) }).prefault({}),
+  shutdown: z
+    .strictObject({
+      drainTimeout: duration.default(30_000),
+      /** How long a draining gateway goes on serving after /readyz turns 503, so a load balancer's health check
+       * takes it out of rotation before it stops accepting connections (0: Kubernetes' preStop does this). */
+      readinessDelay: duration.default(0),
+    })
+    .prefault({}),
   defaults: z
     .strictObject({
       timeout: duration.default(60_000),

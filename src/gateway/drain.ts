@@ -44,6 +44,8 @@ export class Drain {
     private readonly app: FastifyInstance,
     private readonly timeoutMs: number,
     private readonly log: Logger,
+    /** shutdown.readinessDelay: served on (not ready) at least this long, so the balancer notices first. */
+    private readonly readinessDelayMs = 0,
   ) {}
 
   /** The drain, then the close; resolves once the gateway is closed. */
@@ -53,7 +55,10 @@ export class Drain {
     runtime.draining = true;
     const waiting = callsInFlight(runtime.sessions);
     this.log.info({ callsInFlight: waiting, drainTimeoutMs: this.timeoutMs }, 'draining: no new sessions');
-    if (!(await this.untilIdle(runtime.sessions, this.timeoutMs))) {
+    const started = Date.now();
+    if (this.readinessDelayMs > 0) await this.pause(Math.min(this.readinessDelayMs, this.timeoutMs));
+    const left = this.timeoutMs - (Date.now() - started);
+    if (!(await this.untilIdle(runtime.sessions, left))) {
       const reason = this.hurried
         ? 'Service Unavailable: the gateway was stopped (a second signal during its drain) before this call ' +
           'finished; retry it'
@@ -86,6 +91,18 @@ export class Drain {
     return this.hurried;
   }
 
+  /** Waits `ms` while requests are still served; a second signal ends the wait. */
+  private async pause(ms: number): Promise<void> {
+    if (this.hurried) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      this.wake = resolve;
+    });
+    clearTimeout(timer);
+    this.wake = undefined;
+  }
+
   /** True once nothing is in flight; false when `limitMs` passed first (or a second signal came, if heeded). */
   private async untilIdle(sessions: SessionRegistry, limitMs: number, heedSignal = true): Promise<boolean> {
     const deadline = Date.now() + limitMs;
@@ -107,14 +124,19 @@ export class Drain {
  * `serve`'s signal handling: the first SIGTERM or SIGINT drains and exits 0; a second one during the drain cuts
  * the calls still in flight and closes at once.
  */
-export function drainOnSignals(app: FastifyInstance, timeoutMs: number, log: Logger): void {
+export function drainOnSignals(
+  app: FastifyInstance,
+  timeoutMs: number,
+  log: Logger,
+  readinessDelayMs = 0,
+): void {
   let drain: Drain | undefined;
   const handler = (signal: NodeJS.Signals) => {
     if (!drain) {
       process.stderr.write(
         `switchboard: ${signal}, draining (at most ${timeoutMs / 1000}s; send it again to stop at once)\n`,
       );
-      drain = new Drain(app, timeoutMs, log);
+      drain = new Drain(app, timeoutMs, log, readinessDelayMs);
       drain.run().then(
         () => process.exit(0),
         (error: unknown) => {

@@ -51,7 +51,7 @@ export async function serve(configFile: string, overrides: { host?: string; port
   process.stderr.write(`switchboard listening on ${address}/mcp\n`);
   // SIGHUP or an edit of the file: validated, diffed and applied without a restart (reload.ts).
   watchConfig(app, configFile, log);
-  drainOnSignals(app, config.shutdown.drainTimeout, log);
+  drainOnSignals(app, config.shutdown.drainTimeout, log, config.shutdown.readinessDelay);
 }
 
 export async function stdio(configFile: string): Promise<void> {

@@ -27,6 +27,8 @@ import { debugRequestObserver, type RequestObserver } from './pipeline/observe.j
 import { createAudit, type Audit } from './audit/audit.js';
 import type { GatewayMetrics } from './telemetry/metrics.js';
 import { SessionRegistry, type Session } from './session/sessions.js';
+import type { ClusterSessions } from './session/cluster-sessions.js';
+import { shareSessions } from './cluster.js';
 import { installedTracing, type GatewayTracing } from './telemetry/tracing-hooks.js';
 import { TaskBook } from './session/tasks.js';
 import { buildUpstream, routerEntry, type UpstreamShared } from './upstream-build.js';
@@ -52,6 +54,8 @@ export class Runtime {
   readonly callbacks: UpstreamCallbacks;
   /** The Redis connection the stores share (`redis:`); it connects only once a store uses it. */
   readonly redis: SharedRedis | undefined;
+  /** Sessions shared with the other replicas through Redis (`redis:`); absent: sessions live here only. */
+  readonly cluster: ClusterSessions | undefined;
   /** Told of each request's beginning and end: the debug request line; spans, metrics and audit join it. */
   readonly observers: RequestObserver[] = [];
   /** Where the policy stages' decisions go besides the log: the audit log and metrics subscribe. */
@@ -122,6 +126,7 @@ export class Runtime {
       idleTimeoutMs: config.sessions.idleTimeout,
       max: config.sessions.max,
       onClose: (session) => this.onSessionClosed(session),
+      holdSubscribed: Boolean(config.redis),
     });
     this.audit =
       config.audit &&
@@ -168,6 +173,19 @@ export class Runtime {
       decisions: this.decisions,
       observers: this.observers,
     });
+    this.cluster =
+      this.redis &&
+      shareSessions(
+        config,
+        this.redis,
+        this.sessions,
+        log,
+        this.upstream,
+        this.handler,
+        forwarder,
+        this.tasks,
+      );
+    this.handler.deps.sharing = this.cluster;
   }
 
   /** One enabled upstream of `config`, built as start-up builds them (a reload adds them this way too). */
@@ -266,7 +284,11 @@ export class Runtime {
         throw error;
       });
       // Redis too, when a store uses it: the first calls count in the shared window, not in the fallback.
-      await Promise.all([...this.upstreams.map((upstream) => upstream.start()), this.redis?.settled()]);
+      await Promise.all([
+        ...this.upstreams.map((upstream) => upstream.start()),
+        this.redis?.settled(),
+        this.cluster?.start(this.config.sessions.idleTimeout),
+      ]);
       const collisions = this.router.collisions();
       if (collisions.length) {
         await this.stop();
@@ -303,7 +325,10 @@ export class Runtime {
     await Promise.all([
       ...this.upstreams.map((upstream) => upstream.stop()),
       // Pins still to be written go out before the connection they may need closes.
-      this.pins.close().then(() => this.redis?.close()),
+      this.pins
+        .close()
+        .then(() => this.cluster?.stop())
+        .then(() => this.redis?.close()),
       this.audit?.close(),
       this.tracing?.flush(),
     ]);

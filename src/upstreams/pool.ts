@@ -191,6 +191,11 @@ export class Upstream {
     this.slots.delete(sessionKey);
   }
 
+  /** Whether this process holds (or is opening) the session's own connection. */
+  holdsSession(sessionKey: string): boolean {
+    return this.sessions.has(sessionKey);
+  }
+
   /** Ends the per-session connection (and its process) when the client session ends; a per-caller
    * connection ends with the last session of its caller. */
   async releaseSession(sessionKey: string): Promise<void> {

@@ -146,7 +146,8 @@ describe('limits shared through Redis', () => {
     expect(new Set(unknown.map((e) => e?.code))).toEqual(new Set([-32602]));
     expect(await refusal(client, 'a__echo')).toBeUndefined();
     expect(await refusal(client, 'a__add')).toBeUndefined();
-    const keys = await redis.keys(`${PREFIX}tools:*`);
+    // The rate-limit counters only (sessions, pins and the replica heartbeat share the prefix).
+    const keys = await redis.keys(`${PREFIX}tools:limit*`);
     expect(keys).toHaveLength(2);
     for (const key of keys) {
       const ttl = await redis.pttl(key);

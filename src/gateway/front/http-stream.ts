@@ -32,6 +32,8 @@ export class ResponseStream implements Outlet {
     private readonly sessionId: string,
     private readonly canStream: boolean,
     private readonly controller: AbortController,
+    /** The priming event that opens the stream, when the session's protocol has them (stream-resume.ts). */
+    private readonly priming?: () => string,
   ) {}
 
   send(message: JSONRPCMessage): boolean {
@@ -41,6 +43,7 @@ export class ResponseStream implements Outlet {
       this.streaming = true;
       this.reply.hijack();
       raw.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
+      if (this.priming) raw.write(this.priming());
     }
     raw.write(sseFrame(message));
     if (raw.writableLength <= this.limits.maxBuffer) return true;

@@ -15,6 +15,7 @@ import { classify, sseFrame } from '../wire/jsonrpc.js';
 import { sameIdentity } from './auth.js';
 import { principalOf } from './auth-hook.js';
 import { disconnect, ResponseStream, SSE_HEADERS, type WriteLimits } from './http-stream.js';
+import { lostAnswer, primingEvent, resumable, resumedRequest } from './stream-resume.js';
 
 const HEARTBEAT_MS = 25_000;
 
@@ -60,26 +61,41 @@ export function registerMcpEndpoint(app: FastifyInstance, runtime: Runtime): voi
 function route(app: FastifyInstance, path: string, edge: Edge, principalFor: PrincipalOf): void {
   app.post(path, (request, reply) => post(edge, request, reply, principalFor(request)));
   app.get(path, (request, reply) => openStream(edge, request, reply, principalFor(request)));
-  app.delete(path, (request, reply) => {
-    const session = sessionOf(edge.runtime, request, principalFor(request));
-    edge.runtime.sessions.close(session);
+  app.delete(path, async (request, reply) => {
+    const { runtime } = edge;
+    const session = await sessionOf(runtime, request, principalFor(request));
+    runtime.sessions.close(session);
+    await runtime.cluster?.ended(session);
     return reply.code(200).send();
   });
 }
 
-function sessionOf(runtime: Runtime, request: FastifyRequest, principal: Principal): Session {
+/**
+ * The session a request names, bound to its principal. With `redis:`, a session this replica has not seen is
+ * taken up from Redis (the only case that awaits).
+ */
+function sessionOf(
+  runtime: Runtime,
+  request: FastifyRequest,
+  principal: Principal,
+): Session | Promise<Session> {
   const id = request.headers['mcp-session-id'];
   if (typeof id !== 'string' || id === '') {
     throw new GatewayError('session_required', 'Bad Request: Mcp-Session-Id header is required');
   }
-  const session = runtime.sessions.get(id);
-  // A session id is not a credential: presented by another identity, it is a session that does not exist.
-  if (!session || !sameIdentity(session.principal, principal))
-    throw new GatewayError('session_not_found', 'Session not found');
   const version = request.headers['mcp-protocol-version'];
   if (typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
     throw new GatewayError('invalid_request', `Bad Request: unsupported MCP-Protocol-Version ${version}`);
   }
+  const session = runtime.sessions.get(id);
+  if (session || !runtime.cluster) return boundTo(session, principal);
+  return runtime.cluster.find(id).then((found) => boundTo(found, principal));
+}
+
+function boundTo(session: Session | undefined, principal: Principal): Session {
+  // A session id is not a credential: presented by another identity, it is a session that does not exist.
+  if (!session || !sameIdentity(session.principal, principal))
+    throw new GatewayError('session_not_found', 'Session not found');
   return session;
 }
 
@@ -120,22 +136,29 @@ async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply, pr
       );
     session = created;
   } else {
-    session = sessionOf(runtime, request, principal);
+    const found = sessionOf(runtime, request, principal);
+    session = found instanceof Promise ? await found : found;
   }
   if (kind === 'notification') {
     handleNotification(runtime.upstream, session, message as JSONRPCNotification);
+    runtime.cluster?.notified(session, message as JSONRPCNotification);
     return reply.code(202).send();
   }
   if (kind === 'response') {
-    handleResponse(session, message);
+    // With replicas, the answer goes to the one that asked.
+    if (!runtime.cluster?.answer(session, message)) handleResponse(session, message);
     return reply.code(202).send();
   }
   const controller = new AbortController();
-  const stream = new ResponseStream(edge, reply, session.id, canStream, controller);
+  const requestId = (message as JSONRPCRequest).id;
+  const priming = resumable(session.protocolVersion)
+    ? () => primingEvent(runtime.cluster?.replica ?? 'local', requestId)
+    : undefined;
+  const stream = new ResponseStream(edge, reply, session.id, canStream, controller, priming);
   const exchange: Exchange = {
     session,
     principal,
-    requestId: (message as JSONRPCRequest).id,
+    requestId,
     controller,
     related: stream,
     bearer: request.bearer,
@@ -143,23 +166,49 @@ async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply, pr
   // Traced: a client's `traceparent` header is the parent when its message carries none in `_meta`.
   runtime.tracing?.fromHeaders(message as JSONRPCRequest, request.headers);
   const text = await runtime.handler.handle(exchange, message as JSONRPCRequest);
-  session.lastSeen = Date.now();
-  // An initialize that was refused (bad params) leaves no session behind to hold a slot until it idles out.
-  if (!session.initialized && (message as JSONRPCRequest).method === 'initialize')
-    runtime.sessions.close(session);
+  const now = (session.lastSeen = Date.now());
+  if ((message as JSONRPCRequest).method === 'initialize') {
+    // An initialize that was refused (bad params) leaves no session behind to hold a slot until it idles out.
+    if (!session.initialized) runtime.sessions.close(session);
+    // Shared before the answer: the client's next request may reach another replica.
+    else if (runtime.cluster) await shared(runtime, session);
+  } else runtime.cluster?.touched(session, now);
   stream.finish(text);
   return reply;
 }
 
+/** A session opened here, written to Redis; when Redis cannot take it, it is served by this replica alone. */
+async function shared(runtime: Runtime, session: Session): Promise<void> {
+  await runtime
+    .cluster!.opened(session)
+    .catch((error: Error) =>
+      runtime.log.warn(
+        { err: error.message },
+        'redis: a new session could not be shared; only this replica can serve it',
+      ),
+    );
+}
+
 /** GET /mcp (or /mcp/<endpoint>): the session's stream for messages that belong to no request. */
-function openStream(edge: Edge, request: FastifyRequest, reply: FastifyReply, principal: Principal) {
+async function openStream(edge: Edge, request: FastifyRequest, reply: FastifyReply, principal: Principal) {
   const { runtime } = edge;
-  const session = sessionOf(runtime, request, principal);
+  const found = sessionOf(runtime, request, principal);
+  const session = found instanceof Promise ? await found : found;
   const accept = request.headers.accept ?? '';
   if (!accept.includes('text/event-stream') && !accept.includes('*/*')) {
     throw new GatewayError('not_acceptable', 'Not Acceptable: GET /mcp needs Accept: text/event-stream');
   }
-  if (session.outlet) throw new GatewayError('conflict', 'Conflict: this session already has an open stream');
+  // A client resuming a POST stream that was cut: its answer is lost (nothing is replayed), and it hears so now.
+  const resumed = resumedRequest(request.headers['last-event-id']);
+  if (resumed !== undefined) {
+    reply.hijack();
+    reply.raw.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': session.id });
+    reply.raw.end(sseFrame(lostAnswer(resumed)));
+    return;
+  }
+  // A stream another replica holds (`redis:`) is taken over: the newest GET is where the client listens.
+  if (session.outlet && !session.outlet.remote)
+    throw new GatewayError('conflict', 'Conflict: this session already has an open stream');
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': session.id });
@@ -179,8 +228,12 @@ function openStream(edge: Edge, request: FastifyRequest, reply: FastifyReply, pr
     close: () => raw.end(),
   };
   session.outlet = outlet;
+  void runtime.cluster?.streamOpened(session);
   const close = () => {
-    if (session.outlet === outlet) session.outlet = undefined;
+    if (session.outlet === outlet) {
+      session.outlet = undefined;
+      void runtime.cluster?.streamClosed(session);
+    }
     session.lastSeen = Date.now();
   };
   raw.on('close', close);

@@ -11,6 +11,7 @@ import { takeRawResult } from '../../upstreams/raw-results.js';
 import type { Router } from '../catalog/router.js';
 import { rewriteUris } from '../catalog/uri-rewrite.js';
 import type { Inflight } from '../session/inflight.js';
+import type { ScopedRelay } from '../session/scoped-relay.js';
 import type { Exchange } from '../session/sessions.js';
 import type { UpstreamTracer } from '../telemetry/tracing-hooks.js';
 import { notificationOf } from '../wire/jsonrpc.js';
@@ -20,6 +21,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 let nextProgressToken = 1;
 
 export class Forwarder {
+  /** With replicas (`redis:`): a `scope: session` connection another replica holds is reached through it. */
+  relay?: ScopedRelay;
+
   constructor(
     private readonly inflight: Inflight,
     private readonly router: Router,
@@ -37,6 +41,24 @@ export class Forwarder {
    * carried. Progress restarts the timeout, but never past the upstream's maximum total time (maxTimeout).
    */
   send(exchange: Exchange, upstream: Upstream, method: string, params: Record<string, any>): Promise<Result> {
+    if (this.relay && upstream.options.scope === 'session')
+      return this.viaOwner(exchange, upstream, method, params);
+    return send(this.inflight, this.router, exchange, upstream, method, params, this.tracer);
+  }
+
+  /** A per-session connection is used where it lives: here, or on the replica that opened it. */
+  private async viaOwner(
+    exchange: Exchange,
+    upstream: Upstream,
+    method: string,
+    params: Record<string, any>,
+  ) {
+    const relay = this.relay!;
+    if (!upstream.holdsSession(exchange.session.id)) {
+      const owner = await relay.ownerElsewhere(exchange.session, upstream);
+      if (owner) return relay.forward(owner, exchange, upstream, method, params);
+    }
+    relay.keepClaim(exchange.session, upstream);
     return send(this.inflight, this.router, exchange, upstream, method, params, this.tracer);
   }
 }

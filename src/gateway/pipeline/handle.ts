@@ -13,7 +13,7 @@ import type { RoutedTarget } from '../catalog/types.js';
 import type { Views } from '../catalog/views.js';
 import { initialize, setLevel } from '../session/lifecycle.js';
 import type { DecisionSinks } from '../decisions.js';
-import type { Exchange, SessionRegistry } from '../session/sessions.js';
+import type { Exchange, SessionRegistry, SessionSharing } from '../session/sessions.js';
 import type { TaskBook } from '../session/tasks.js';
 import {
   cachedResultPieces,
@@ -78,6 +78,8 @@ export interface HandlerDeps {
   decisions: DecisionSinks;
   /** Told of each request's beginning and end (the debug request line, spans, metrics, audit records). */
   observers: readonly RequestObserver[];
+  /** With `redis:`: the other replicas hear of log levels and subscriptions set here. */
+  sharing?: SessionSharing;
 }
 
 export class RequestHandler implements RouteRunner {
@@ -202,10 +204,16 @@ export class RequestHandler implements RouteRunner {
         return { value: initialize(upstreams, visibility, exchange.session, params) };
       case 'logging/setLevel': {
         const level = stringParam(params, 'level', method) as LoggingLevel;
-        return { value: await setLevel(upstreams, sessions, forwarder, exchange, level) };
+        const value = await setLevel(upstreams, sessions, forwarder, exchange, level);
+        this.deps.sharing?.levelSet(exchange.session, level);
+        return { value };
       }
-      case 'tasks/list':
-        return { value: await tasks.list(exchange) };
+      case 'tasks/list': {
+        const listed = await tasks.list(exchange);
+        // With replicas, the tasks the session created through the others are listed too.
+        const elsewhere = await this.deps.sharing?.tasksElsewhere(exchange);
+        return { value: elsewhere?.length ? { tasks: [...listed.tasks, ...elsewhere] } : listed };
+      }
       default:
         return routeRequest(this, exchange, method, params);
     }

@@ -6,14 +6,14 @@ import type { Exchange } from '../session/sessions.js';
 import { TASK_METHODS } from '../session/tasks.js';
 import { curatedArgs } from '../catalog/curation.js';
 import type { RoutedTarget } from '../catalog/types.js';
-import type { SessionRegistry } from '../session/sessions.js';
+import type { SessionRegistry, SessionSharing } from '../session/sessions.js';
 import type { TaskBook } from '../session/tasks.js';
 import { bounded, objectParam, stringParam } from '../wire/jsonrpc.js';
 import { unknownResource, type Resolver } from './resolve.js';
 
 /** What the routes need of the request handler: its parts, running a method's chain, probing a URI. */
 export interface RouteRunner {
-  readonly deps: { resolver: Resolver; tasks: TaskBook; sessions: SessionRegistry };
+  readonly deps: { resolver: Resolver; tasks: TaskBook; sessions: SessionRegistry; sharing?: SessionSharing };
   run(exchange: Exchange, method: string, params: Record<string, any>, target: RoutedTarget): Promise<Result>;
   probe(exchange: Exchange, params: Record<string, any>, uri: string): Promise<Result>;
 }
@@ -78,7 +78,11 @@ async function subscription(
   const subscribing = method === 'resources/subscribe';
   const session = exchange.session;
   const mine = (session.subscriptions ??= new Set());
-  if (subscribing === mine.has(uri)) return { value: {} };
+  if (subscribing === mine.has(uri)) {
+    // With replicas, the subscription may be held by the one that took the subscribe: it tells its upstream.
+    if (!subscribing) handler.deps.sharing?.unsubscribeElsewhere(session, uri);
+    return { value: {} };
+  }
   // A shared upstream is told once: on the first subscriber and after the last one leaves.
   let others = 0;
   if (target.server.options.scope === 'shared') {
@@ -87,6 +91,7 @@ async function subscription(
   if (others === 0) await handler.run(exchange, method, { ...params, uri: target.original }, target);
   if (subscribing) mine.add(uri);
   else mine.delete(uri);
+  handler.deps.sharing?.subscribed(session, uri, subscribing);
   return { value: {} };
 }
 
@@ -125,8 +130,12 @@ async function taskRequest(
     throw new GatewayError('invalid_params', `Invalid params: ${method} needs params.taskId as a string`);
   const { tasks } = handler.deps;
   const found = tasks.find(exchange.session, exchange.principal, taskId);
-  if (!found)
+  if (!found) {
+    // With replicas, the task may run on another one: it answers (its own visibility check included).
+    const there = await handler.deps.sharing?.taskElsewhere(exchange, method, params, taskId);
+    if (there) return there;
     throw new GatewayError('invalid_params', `Unknown task: ${bounded(taskId)}`, { data: { taskId } });
+  }
   const forwarded = found.original === taskId ? params : { ...params, taskId: found.original };
   const result = await handler.run(exchange, method, forwarded, found.tool);
   return tasks.renameBack(taskId, found.original, result);

@@ -15,7 +15,8 @@ export async function askClient(
   signal?: AbortSignal,
 ): Promise<Record<string, unknown>> {
   if (!channel) throw noStream(method);
-  const id = session.nextOutgoingId++;
+  const n = session.nextOutgoingId++;
+  const id = session.idPrefix === undefined ? n : session.idPrefix + n;
   const awaiting = (session.awaiting ??= new Map());
   const answer = new Promise<JSONRPCMessage>((resolve) => awaiting.set(id, resolve));
   const cancel = () => {
@@ -59,7 +60,7 @@ export async function askClient(
 export function handleResponse(session: Session, message: JSONRPCMessage): void {
   session.lastSeen = Date.now();
   const id = (message as { id?: unknown }).id;
-  if (typeof id !== 'number') return;
+  if (typeof id !== 'number' && typeof id !== 'string') return;
   session.awaiting?.get(id)?.(message);
 }
 

@@ -7,7 +7,7 @@ import type {
   LoggingLevel,
   RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Principal } from '../../policy/types.js';
+import type { Principal, Result } from '../../policy/types.js';
 import type { Connection } from '../../upstreams/pool.js';
 import type { RoutedTarget } from '../catalog/types.js';
 import type { SourceUse } from '../stores/source-limits.js';
@@ -18,6 +18,28 @@ export interface Outlet {
   send(message: JSONRPCMessage): boolean;
   /** Ends the stream (GET streams, when their session ends). */
   close?(): void;
+  /** The replica holding the stream, when it is not this one (`redis:`; cluster-sessions.ts). */
+  readonly remote?: string;
+}
+
+/** What the pipeline tells the other replicas of changes to a session they may hold copies of (`redis:`). */
+export interface SessionSharing {
+  levelSet(session: Session, level: LoggingLevel): void;
+  /** A subscription this replica's upstream now holds (or no longer holds). */
+  subscribed(session: Session, uri: string, on: boolean): void;
+  /** An unsubscribe for a subscription this replica does not hold: the replica that holds it tells its upstream. */
+  unsubscribeElsewhere(session: Session, uri: string): void;
+  /** A task this replica created: other replicas send its tasks/get|result|cancel here. */
+  taskCreated(session: Session, taskId: string): void;
+  /** A task request for a task this replica does not hold: answered by the replica that does (undefined: none). */
+  taskElsewhere(
+    exchange: Exchange,
+    method: string,
+    params: Record<string, any>,
+    taskId: string,
+  ): Promise<Result | undefined>;
+  /** The session's tasks that other replicas run, for tasks/list. */
+  tasksElsewhere(exchange: Exchange): Promise<unknown[]>;
 }
 
 /** One client request in flight. */
@@ -49,8 +71,13 @@ export interface Session {
   outlet?: Outlet;
   inflight?: Map<RequestId, Exchange>;
   /** Server-to-client requests waiting for the client's answer, by the id the gateway gave them. */
-  awaiting?: Map<number, (message: JSONRPCMessage) => void>;
+  awaiting?: Map<RequestId, (message: JSONRPCMessage) => void>;
   nextOutgoingId: number;
+  /** With `redis:`, the ids of server-to-client requests carry the replica that asks (`<replica>~<n>`), so an
+   * answer arriving at another replica finds its way back. */
+  idPrefix?: string;
+  /** When this replica last kept the session alive in Redis. */
+  touchedAt?: number;
   subscriptions?: Set<string>;
   /** Tasks this session created, by the task id it knows: the tool call that created each. */
   tasks?: Map<string, RoutedTarget>;
@@ -66,7 +93,13 @@ export class SessionRegistry {
   private sweeper?: NodeJS.Timeout;
 
   constructor(
-    private readonly options: { idleTimeoutMs: number; max: number; onClose: (session: Session) => void },
+    private readonly options: {
+      idleTimeoutMs: number;
+      max: number;
+      onClose: (session: Session) => void;
+      /** Shared sessions (`redis:`): an idle local copy holding subscriptions stays until its session ends. */
+      holdSubscribed?: boolean;
+    },
   ) {
     if (options.idleTimeoutMs > 0) {
       const every = Math.max(1000, Math.min(60_000, options.idleTimeoutMs / 4));
@@ -134,7 +167,9 @@ export class SessionRegistry {
   sweep(now = Date.now()): void {
     const limit = now - this.options.idleTimeoutMs;
     for (const session of this.sessions.values()) {
-      if (session.lastSeen >= limit || session.inflight?.size || session.outlet) continue;
+      if (session.lastSeen >= limit || session.inflight?.size || (session.outlet && !session.outlet.remote))
+        continue;
+      if (this.options.holdSubscribed && session.subscriptions?.size) continue;
       this.close(session);
     }
   }

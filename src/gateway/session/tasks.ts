@@ -24,6 +24,9 @@ export class TaskBook {
    */
   private readonly renamed = new WeakMap<Session, Map<string, string>>();
 
+  /** Told of each task recorded (with replicas, the task's owner is written to Redis). */
+  onRecorded?: (session: Session, taskId: string) => void;
+
   constructor(
     private readonly forwarder: Forwarder,
     private readonly upstreams: readonly Upstream[],
@@ -53,6 +56,7 @@ export class TaskBook {
     let owners = this.owners.get(connection);
     if (!owners) this.owners.set(connection, (owners = new Map()));
     owners.set(taskId, session);
+    this.onRecorded?.(session, published);
     if (published === taskId) return result;
     return { value: { ...(result.value as object), task: { ...task, taskId: published } } };
   }

@@ -1,6 +1,11 @@
 // THE JSON-RPC envelope, for both fronts (HTTP and stdio): one classification of a parsed message, with every
 // field the gateway routes on type-checked here, and the encoding of every result, error and SSE frame written.
-import type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  JSONRPCMessage,
+  JSONRPCNotification,
+  JSONRPCRequest,
+  RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError } from '../../errors.js';
 
 export type MessageKind = 'request' | 'notification' | 'response';
@@ -127,11 +132,11 @@ export function notificationOf(method: string, params?: Record<string, unknown>)
 }
 
 /** A server-to-client request under the id the gateway gave it. */
-export function requestOf(id: number, method: string, params: unknown): JSONRPCRequest {
+export function requestOf(id: RequestId, method: string, params: unknown): JSONRPCRequest {
   return { jsonrpc: '2.0', id, method, params: params as JSONRPCRequest['params'] };
 }
 
 /** An error answer the gateway makes up on a client's behalf (a withdrawn question). */
-export function errorOf(id: number, code: number, message: string): JSONRPCMessage {
+export function errorOf(id: RequestId, code: number, message: string): JSONRPCMessage {
   return { jsonrpc: '2.0', id, error: { code, message } };
 }

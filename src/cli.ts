@@ -12,14 +12,15 @@ function version(): string {
   return pkg.version;
 }
 
-/** Starts tracing when the config sets `telemetry.otlp`; otherwise nothing of OpenTelemetry is loaded. A bad
- * config fails here with the error the gateway would give. */
+/** Starts tracing (and the audit log's OTLP export) when the config sets `telemetry.otlp`; otherwise nothing of
+ * OpenTelemetry is loaded. A bad config fails here with the error the gateway would give. */
 async function startTelemetry(configFile: string): Promise<void> {
   const { loadConfig } = await import('./gateway/config.js');
-  const { telemetry } = loadConfig(configFile, process.env, { fromCommand: true });
+  const { telemetry, audit } = loadConfig(configFile, process.env, { fromCommand: true });
   if (!telemetry?.otlp) return;
   const { startTracing } = await import('./gateway/telemetry/tracing.js');
   startTracing(telemetry, version());
+  if (audit?.otlp) (await import('./gateway/audit/otlp.js')).startAuditExport(telemetry, version());
 }
 
 async function main(argv: string[]): Promise<number> {

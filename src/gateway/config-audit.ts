@@ -1,5 +1,6 @@
 // The `audit:` block: where the tamper-evident audit log goes (a file with size-based rotation, stdout, or
-// both), how durable a record is before the call's answer leaves, and what a failing sink does to calls.
+// both, and OTLP logs when `telemetry.otlp` is set), how durable a record is before the call's answer leaves, and
+// what a failing sink does to calls.
 import { z } from 'zod';
 
 const MIB = 1024 * 1024;
@@ -10,6 +11,10 @@ export const auditSchema = z
     file: z.string().min(1).optional(),
     /** Also (or only) write each record to stdout, for a collector that reads the container's output. */
     stdout: z.boolean().default(false),
+    /** With `telemetry.otlp` set, each record is also exported as an OTLP log record (best effort, batched: the
+     * file or stdout stays the durable copy). Off unless asked: every record is exported (traces are sampled,
+     * audit records are not), which measured ~10-15 µs of CPU per call on the secured bench path. */
+    otlp: z.boolean().default(false),
     /** flush: a call's answer leaves once its record is written to the OS; fsync: once it is on disk;
      * buffered: at once, the record follows in the background. */
     durability: z.enum(['flush', 'fsync', 'buffered']).default('flush'),

@@ -11,6 +11,8 @@ export interface DecisionContext {
   readonly sessionId?: string;
   /** The JSON-RPC method of the request the decision was made in (the event may leave it out). */
   readonly method?: string;
+  /** The request's exchange (an opaque key: tracing finds the request's span by it). */
+  readonly exchange?: object;
 }
 
 export type DecisionListener = (event: DecisionEvent, context: DecisionContext) => void;
@@ -27,8 +29,13 @@ export class DecisionSinks {
     this.listeners.push(listener);
   }
 
+  /** The request whose synchronous start runs now (handle.ts sets it): decisions made while resolving its
+   * name (a denied item) have no exchange in hand, but are that request's. */
+  starting?: object;
+
   emit(event: DecisionEvent, context: DecisionContext): void {
-    for (const listener of this.listeners) listener(event, context);
+    const where = context.exchange || !this.starting ? context : { ...context, exchange: this.starting };
+    for (const listener of this.listeners) listener(event, where);
   }
 
   /** The log a call's stages write to: `log` itself, and each decision line also goes to the listeners. */

@@ -131,7 +131,7 @@ export class Runtime {
     this.audit =
       config.audit &&
       createAudit(config.audit, configBaseDir(config), log, this.router, (exchange) =>
-        this.tracing?.traceId(exchange),
+        this.tracing?.spanRef(exchange),
       );
     const tracing = (this.tracing = config.telemetry?.otlp ? installedTracing() : undefined);
     const compiled = this.compilePolicies(config);

@@ -78,32 +78,42 @@ export function createApprovalPolicy(rules: readonly RuleOptions[]): Policy | un
   return {
     name: 'approval',
     methods: ['tools/call'],
-    async around<T extends Target>(call: Call<T>, next: Next<T>): Promise<Result> {
+    // Not async: a call no approve rule names passes on with no promise of this stage's own.
+    around<T extends Target>(call: Call<T>, next: Next<T>): Promise<Result> {
       if (call.target.kind !== 'tool' || !named.test(call.target.name)) return next(call);
       const entry = applying(call);
       if (!entry) return next(call);
-      call.signal.throwIfAborted();
-      const { outcome, detail } = await ask(call, entry);
-      const reason = reasonOf(call.target.name, entry, outcome, detail);
-      call.log.info(
-        {
-          decision: decisionEvent(call.principal, call.method, call.target, {
-            rule: entry.rule.name,
-            effect: 'approve',
-            outcome,
-            reason,
-          }),
-        },
-        DECISION_MESSAGE,
-      );
-      if (outcome === 'approved') return next(call);
-      // Nobody is waiting for an answer any more: end the call the way any cancelled call ends.
-      if (outcome === 'withdrawn') throw call.signal.reason;
-      // A refusal is a result the model reads (it learns that a person said no, and why), not a protocol fault:
-      // the request was well-formed and the tool exists. The upstream is never called.
-      return { value: { content: [{ type: 'text', text: `Not run: ${reason}.` }], isError: true } };
+      return approved(call, next, entry);
     },
   };
+
+  /** Asks, records the answer, and goes on only on an explicit yes. */
+  async function approved<T extends Target>(
+    call: Call<T>,
+    next: Next<T>,
+    entry: ApproveRule,
+  ): Promise<Result> {
+    call.signal.throwIfAborted();
+    const { outcome, detail } = await ask(call, entry);
+    const reason = reasonOf(call.target.name, entry, outcome, detail);
+    call.log.info(
+      {
+        decision: decisionEvent(call.principal, call.method, call.target, {
+          rule: entry.rule.name,
+          effect: 'approve',
+          outcome,
+          reason,
+        }),
+      },
+      DECISION_MESSAGE,
+    );
+    if (outcome === 'approved') return next(call);
+    // Nobody is waiting for an answer any more: end the call the way any cancelled call ends.
+    if (outcome === 'withdrawn') throw call.signal.reason;
+    // A refusal is a result the model reads (it learns that a person said no, and why), not a protocol fault:
+    // the request was well-formed and the tool exists. The upstream is never called.
+    return { value: { content: [{ type: 'text', text: `Not run: ${reason}.` }], isError: true } };
+  }
 }
 
 /** Asks the client and waits for the answer, the rule's timeout, or the call's own cancellation, first wins. */

@@ -1,6 +1,6 @@
 // Composes the configured policies into what the pipeline runs: one visibility predicate (every policy must
 // see an item) with its view key, and one chain of `around` stages per method, compiled once at start-up.
-import type { Call, Next, Policy, Principal, Result, Target } from './types.js';
+import type { Next, Policy, Principal, Result, Target } from './types.js';
 
 /** The one predicate every path that names or reveals an item asks, and what it reads of a principal. */
 export interface Visibility {
@@ -38,9 +38,12 @@ export function composeVisibility(policies: readonly Policy[]): Visibility | und
 /**
  * The chain for one method: the `around` faces of the policies that name it (or name no methods), in list
  * order, the first seeing the call first and the result last, ending in `terminal`. A method no policy names
- * gets `terminal` itself, so a gateway without policies pays nothing. A stage that returns a different value
- * but the inner result's raw bytes gets them dropped, and a value that has raw bytes is frozen while stages
- * see it: the wire must carry what the stage returned.
+ * gets `terminal` itself, so a gateway without policies pays nothing. A value that has raw bytes is frozen
+ * before any stage sees it, and a stage that returns raw bytes beside a value other than the one they stand for
+ * gets them dropped: the wire must carry what the stage returned.
+ *
+ * Cheap per call: a stage that passes the inner answer on (returns what `next` gave it) adds no promise here,
+ * only one that returns something else is checked, on a `then`.
  */
 export function compileChain<T extends Target>(
   policies: readonly Policy[],
@@ -48,22 +51,49 @@ export function compileChain<T extends Target>(
   terminal: Next<T>,
 ): Next<T> {
   const stages = policies.filter((p) => p.around && (!p.methods || p.methods.includes(method)));
-  let next = terminal;
+  if (stages.length === 0) return terminal;
+  /** The value each array of raw bytes stands for, noted (and frozen) when it first comes out of a step. */
+  const owners = new WeakMap<readonly Buffer[], unknown>();
+  const check = (result: Result): Result => {
+    const { raw } = result;
+    if (!raw) return result;
+    if (!owners.has(raw)) {
+      // While the bytes stand for the value, the value must not change under them: frozen, an edit in place
+      // throws (the call fails) instead of being silently undone on the wire.
+      deepFreeze(result.value);
+      owners.set(raw, result.value);
+      return result;
+    }
+    return owners.get(raw) === result.value ? result : { value: result.value };
+  };
+  // What each level (0: the terminal) last returned, kept only until the level outside it has looked: a stage
+  // that returns exactly that promise passes on an answer already checked, and needs no check of its own.
+  const last: (Promise<Result> | undefined)[] = [];
+  const checked = (answer: Promise<Result>) => Promise.resolve(answer).then(check);
+  let next: Next<T> = (call) => {
+    try {
+      return (last[0] = checked(terminal(call)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
   for (let i = stages.length - 1; i >= 0; i--) {
     const stage = stages[i];
     const inner = next;
-    next = async (call: Call<T>): Promise<Result> => {
-      let seen: Result | undefined;
-      const result = await stage.around!(call, async (passed) => {
-        seen = await inner(passed);
-        // While the upstream's bytes stand for the value, the value must not change under them: frozen, an
-        // edit in place throws (the call fails) instead of being silently undone on the wire.
-        if (seen.raw) deepFreeze(seen.value);
-        return seen;
-      });
-      if (result.raw && result.raw === seen?.raw && result.value !== seen.value)
-        return { value: result.value };
-      return result;
+    const depth = stages.length - i;
+    const outermost = i === 0;
+    next = (call) => {
+      let answer: Promise<Result>;
+      try {
+        answer = stage.around!(call, inner);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const passedOn = answer === last[depth - 1];
+      last[depth - 1] = undefined;
+      const out = passedOn ? answer : checked(answer);
+      if (!outermost) last[depth] = out;
+      return out;
     };
   }
   return next;

@@ -4,7 +4,7 @@
 import type { PrincipalField } from './cel.js';
 import { globList } from './glob.js';
 import { ITEM_KINDS, type CompiledRule, type Effect, type ItemKind } from './rules-match.js';
-import type { Principal } from './types.js';
+import type { Principal, Target } from './types.js';
 
 /** Distinct views kept (each a few compiled expressions); past it they are rebuilt on demand. */
 const VIEWS_MAX = 10_000;
@@ -23,6 +23,18 @@ export interface View {
   readonly byArgs: Partial<Record<ItemKind, RegExp>>;
   readonly memo: Map<string, boolean>;
   readonly upstreams: Map<string, boolean>;
+  /** Per target object (the catalogue's, long-lived): visible or not, found without a glob or a key string. */
+  readonly seen: WeakMap<Target, boolean>;
+  /** Per target object: what a call of it asks of the rules that read args (null: none of them names it). */
+  readonly byTarget: WeakMap<Target, ArgFacts | null>;
+}
+
+/** What a call of one item asks per call: the rules that read args and name it, and the answer without them. */
+export interface ArgFacts {
+  /** In rule order, each with the effect its lists give the item (deny first: a deny overrides). */
+  readonly rules: readonly { readonly rule: CompiledRule; readonly deny: boolean; readonly allow: boolean }[];
+  /** Allowed before any rule that reads args is looked at. */
+  readonly allowedWithout: boolean;
 }
 
 /** Every field of a principal, each string length-prefixed: two principals share a signature only if equal. */
@@ -114,6 +126,8 @@ export function viewFinder(rules: readonly CompiledRule[]): (principal: Principa
       byArgs: argKinds,
       memo: new Map(),
       upstreams: new Map(),
+      seen: new WeakMap(),
+      byTarget: new WeakMap(),
     };
   }
 

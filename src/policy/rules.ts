@@ -17,7 +17,7 @@ import {
   type ItemKind,
 } from './rules-match.js';
 import type { PolicyOptions } from './rules-schema.js';
-import { viewFinder, type View } from './rules-view.js';
+import { viewFinder, type ArgFacts, type View } from './rules-view.js';
 import type { Call, Next, Policy, Principal, Result, Target } from './types.js';
 
 /** How the gateway names tools and prompts: lets an upstream as a whole be judged by the globs that name it. */
@@ -210,62 +210,73 @@ export function createRulesPolicy(options: PolicyOptions, names?: PublishedNames
     visible(principal, target) {
       const view = viewOf(principal);
       const kind = itemKind(target);
-      return kind
-        ? itemVisible(view, principal, target, kind)
-        : upstreamVisible(view, principal, target.upstream);
+      if (!kind) return upstreamVisible(view, principal, target.upstream);
+      // Resolution asks this on every call: the answer per target object, without a glob or a key string.
+      let known = view.seen.get(target);
+      if (known === undefined) view.seen.set(target, (known = itemVisible(view, principal, target, kind)));
+      return known;
     },
     viewKey: (principal) => viewOf(principal).key,
     decide,
   };
   if (!rules.some((rule) => rule.when?.reads.args)) return policy;
 
-  /** The rules about a view's principals that read args, found once per view. */
-  const argRulesOf = new WeakMap<View, readonly CompiledRule[]>();
   /**
-   * Whether the item is allowed before any rule that reads args is looked at: decided once per view and item
-   * (the call only got here because the item is visible, so no rule without args denies it).
+   * What calls of this item ask of the rules that read args, found once per view and target object: the rules
+   * that name it, and whether it is allowed before any of them is looked at (the call only got here because the
+   * item is visible, so no rule without args denies it). Null when no rule that reads args names it.
    */
-  function allowedWithoutArgRules(view: View, principal: Principal, target: Target): boolean {
-    const memoKey = `base\0${target.kind}\0${target.upstream}\0${target.name}`;
-    const known = view.memo.get(memoKey);
-    if (known !== undefined) return known;
-    const { matches } = decide(principal, target);
-    const allowed =
-      !matches.some((m) => m.counts && m.effect === 'deny') &&
-      (allowByDefault ||
-        matches.some((m) => m.counts && m.effect === 'allow' && m.condition !== 'depends on args'));
-    if (view.memo.size >= MEMO_MAX) view.memo.clear();
-    view.memo.set(memoKey, allowed);
-    return allowed;
+  function argFactsOf(view: View, principal: Principal, target: Target, kind: ItemKind): ArgFacts | null {
+    let facts = view.byTarget.get(target);
+    if (facts !== undefined) return facts;
+    facts = null;
+    if (view.byArgs[kind]?.test(target.name)) {
+      const { matches } = decide(principal, target);
+      const allowedWithout =
+        !matches.some((m) => m.counts && m.effect === 'deny') &&
+        (allowByDefault ||
+          matches.some((m) => m.counts && m.effect === 'allow' && m.condition !== 'depends on args'));
+      const named = view.rules
+        .filter((rule) => rule.when?.reads.args)
+        .map((rule) => ({
+          rule,
+          deny: !!rule.deny[kind]?.test.test(target.name),
+          allow: !!rule.allow[kind]?.test.test(target.name),
+        }))
+        .filter((entry) => entry.deny || entry.allow);
+      facts = { rules: named, allowedWithout };
+    }
+    view.byTarget.set(target, facts);
+    return facts;
   }
   /**
-   * The per-call check: only the rules that read args are evaluated (a deny whose condition fails to evaluate
-   * applies); the same answer `decide` gives with the call, which runs only to explain a refusal.
+   * The per-call check: only the rules that read args and name the item are evaluated (a deny whose condition
+   * fails to evaluate applies); the same answer `decide` gives with the call, which runs only to explain a
+   * refusal.
    */
-  function callAllowed(view: View, call: Call, kind: ItemKind, args: object): boolean {
-    let argRules = argRulesOf.get(view);
-    if (!argRules) argRulesOf.set(view, (argRules = view.rules.filter((rule) => rule.when?.reads.args)));
+  function callAllowed(facts: ArgFacts, call: Call, args: object): boolean {
     const { name, upstream } = call.target;
     const context = { principal: call.principal, method: call.method, name, upstream, args };
     let allowedByArgs = false;
-    for (const rule of argRules) {
-      if (rule.deny[kind]?.test.test(name) && evaluateWhen(rule.when!, context) !== false) return false;
-      if (!allowedByArgs && rule.allow[kind]?.test.test(name) && evaluateWhen(rule.when!, context) === true)
-        allowedByArgs = true;
+    for (const { rule, deny, allow } of facts.rules) {
+      if (deny && evaluateWhen(rule.when!, context) !== false) return false;
+      if (!allowedByArgs && allow && evaluateWhen(rule.when!, context) === true) allowedByArgs = true;
     }
-    return allowedByArgs || allowedWithoutArgRules(view, call.principal, call.target);
+    return allowedByArgs || facts.allowedWithout;
   }
 
   return {
     ...policy,
     methods: ['tools/call', 'prompts/get'],
-    async around<T extends Target>(call: Call<T>, next: Next<T>): Promise<Result> {
+    // Not async: a call no rule that reads args names passes on with no promise of this stage's own.
+    around<T extends Target>(call: Call<T>, next: Next<T>): Promise<Result> {
       const kind = itemKind(call.target);
-      const view = viewOf(call.principal);
-      if (!kind || !view.byArgs[kind]?.test(call.target.name)) return next(call);
+      if (!kind) return next(call);
+      const facts = argFactsOf(viewOf(call.principal), call.principal, call.target, kind);
+      if (facts === null) return next(call);
       const given = call.params.arguments;
       const args = typeof given === 'object' && given !== null && !Array.isArray(given) ? given : NO_ARGS;
-      if (callAllowed(view, call, kind, args)) return next(call);
+      if (callAllowed(facts, call, args)) return next(call);
       const decision = decide(call.principal, call.target, { method: call.method, args });
       if (decision.allowed) return next(call);
       call.log.info(
@@ -273,9 +284,11 @@ export function createRulesPolicy(options: PolicyOptions, names?: PublishedNames
         DECISION_MESSAGE,
       );
       // The item is listed, so refusing it reveals nothing: a clear "forbidden", not a pretended absence.
-      throw new GatewayError(
-        'forbidden',
-        `Forbidden: the policy does not allow this call of ${call.target.name} with these arguments`,
+      return Promise.reject(
+        new GatewayError(
+          'forbidden',
+          `Forbidden: the policy does not allow this call of ${call.target.name} with these arguments`,
+        ),
       );
     },
   };

@@ -1,21 +1,23 @@
 // The audit log as the gateway wires it: a request observer writing one record per tools/call, prompts/get,
 // resources/read and completion/complete (holding the answer until the record is written, per durability), a
 // decision listener writing one per policy decision (deny, limit, guard, secrets, approval answer, quarantine),
-// the HTTP edge's auth refusals, and the stage that refuses audited calls while the sink cannot write.
+// the HTTP edge's auth and rate-limit refusals, and the stage that refuses audited calls while the sink cannot
+// write. With `telemetry.otlp` set (and `audit.otlp` not false) the records are also exported as OTLP logs.
 import path from 'node:path';
 import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { GatewayError } from '../../errors.js';
 import type { DecisionEvent } from '../../policy/decisions.js';
-import type { Policy } from '../../policy/types.js';
+import type { Policy, Principal } from '../../policy/types.js';
 import type { Router } from '../catalog/router.js';
 import type { RoutedTarget } from '../catalog/types.js';
 import type { AuditConfig } from '../config-audit.js';
 import type { DecisionContext, DecisionListener } from '../decisions.js';
 import type { Outcome, RequestObserver } from '../pipeline/observe.js';
 import type { Exchange } from '../session/sessions.js';
+import { installedAuditExport } from './otlp-hook.js';
 import { clip, isoNow, principalFields, sessionHasher, shapeOf, traceIdOf } from './record.js';
-import { AuditSink } from './sink.js';
+import { AuditSink, type SpanRef } from './sink.js';
 
 export const AUDITED_METHODS = ['tools/call', 'prompts/get', 'resources/read', 'completion/complete'];
 const AUDITED = new Set(AUDITED_METHODS);
@@ -28,11 +30,28 @@ export interface AuthRefusal {
   readonly error: unknown;
 }
 
+/** A request the HTTP edge limit (`http.rateLimit`) refused with 429, as edge-rate-limit.ts reports it. */
+export interface RateRefusal {
+  readonly method: string;
+  readonly path: string;
+  readonly remote?: string;
+  /** Whom it was counted against (anonymous callers share one subject: their address tells them apart). */
+  readonly principal?: Principal | null;
+  /** Which limit: `http.rateLimit`. */
+  readonly limit: string;
+  readonly max: number;
+  /** The window, as configured (`1m`). */
+  readonly per: string;
+  /** Seconds, as the Retry-After header says. */
+  readonly retryAfter: number;
+}
+
 export interface Audit {
   readonly sink: AuditSink;
   readonly observer: RequestObserver;
   readonly onDecision: DecisionListener;
   onAuthRefused(refusal: AuthRefusal): void;
+  onRateLimited(refusal: RateRefusal): void;
   /** First in every audited method's chain with `onFailure: fail`: refuses the call while the sink fails. */
   readonly gate?: Policy;
   open(): void;
@@ -44,11 +63,15 @@ export function createAudit(
   baseDir: string,
   log: Logger,
   router: Router,
-  /** The trace id of a request's span when tracing runs (from its observer's `begin` on). */
-  tracedId?: (exchange: Exchange) => string | undefined,
+  /** The trace id of a request's span when tracing runs (from its observer's `begin` on), or its trace and
+   * span ids (the OTLP log record then names the span as well as the trace). */
+  tracedId?: (exchange: Exchange) => string | SpanRef | undefined,
 ): Audit {
   const file = config.file === undefined ? undefined : path.resolve(baseDir, config.file);
   const sink = new AuditSink(config, file, log.child({ unit: 'audit' }));
+  // Installed only when the process started telemetry with `telemetry.otlp` (cli.ts).
+  const exported = config.otlp ? installedAuditExport() : undefined;
+  if (exported) sink.mirror = exported.mirror;
   const session = sessionHasher(config.hashKey);
   const wait = config.durability !== 'buffered';
 
@@ -56,7 +79,9 @@ export function createAudit(
     begin(exchange, request, started) {
       if (!AUDITED.has(request.method)) return undefined;
       const params = request.params as Record<string, any> | undefined;
-      const traceId = tracedId?.(exchange) ?? traceIdOf(params?._meta);
+      const traced = tracedId?.(exchange);
+      const span = typeof traced === 'object' ? traced : undefined;
+      const traceId = span ? span.traceId : (traced ?? traceIdOf(params?._meta));
       sink.callBegun();
       return {
         end(outcome: Outcome, error?: GatewayError) {
@@ -77,7 +102,7 @@ export function createAudit(
           if (traceId) record.traceId = traceId;
           const args = argsShape(request.method, params);
           if (args !== undefined) record.args = args;
-          return sink.append(record, wait);
+          return sink.append(record, wait, span);
         },
       };
     },
@@ -101,8 +126,10 @@ export function createAudit(
         : { subject: event.subject, via: event.via },
       ...(context.sessionId !== undefined ? { session: session(context.sessionId) } : {}),
     };
-    // The call's own record follows in the same or a later batch: the call waits for that one.
-    sink.append(record, false);
+    // The call's own record follows in the same or a later batch: the call waits for that one. Made in a call,
+    // the decision names that call's span too (the OTLP log record carries it).
+    const traced = context.exchange && tracedId?.(context.exchange as Exchange);
+    sink.append(record, false, typeof traced === 'object' ? traced : undefined);
   };
 
   const onAuthRefused = ({ method, path: route, remote, error }: AuthRefusal) => {
@@ -122,6 +149,24 @@ export function createAudit(
     );
   };
 
+  // Called only for a refused request (@fastify/rate-limit's error builder): nothing on the requests it lets by.
+  const onRateLimited = (refusal: RateRefusal) => {
+    const record: Record<string, unknown> = {
+      time: isoNow(),
+      event: 'rate-limit',
+      decision: 'deny',
+      status: 429,
+      limit: refusal.limit,
+      max: refusal.max,
+      per: refusal.per,
+      retryAfter: refusal.retryAfter,
+    };
+    if (refusal.principal) record.principal = principalFields(refusal.principal);
+    record.http = { method: refusal.method, path: clip(refusal.path) };
+    if (refusal.remote !== undefined) record.remote = refusal.remote;
+    sink.append(record, false);
+  };
+
   const gate: Policy | undefined =
     config.onFailure === 'fail'
       ? {
@@ -139,9 +184,13 @@ export function createAudit(
     observer,
     onDecision,
     onAuthRefused,
+    onRateLimited,
     gate,
     open: () => sink.open(),
-    close: () => sink.close(),
+    async close() {
+      await sink.close();
+      await exported?.flush();
+    },
   };
 }
 

@@ -2,7 +2,8 @@
 // of an event-loop turn, or of two while other audited calls are under way) to the live file (rotated by size,
 // the chain going on in the next file) and/or stdout. A caller that must not answer before its record is
 // written (`flush`, `fsync`) waits for its batch; a failed write leaves the chain as it was in the file, and
-// the sink reports itself failing until a later batch is written.
+// the sink reports itself failing until a later batch is written. A mirror (the OTLP logs export) is told of
+// each record once its batch is written.
 import { closeSync, fdatasync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -11,8 +12,26 @@ import type { AuditConfig } from '../config-audit.js';
 import { GENESIS, hasher, seal, type Hasher } from './chain.js';
 import { chainEnd, rotatedFiles, rotatedName, sizeOf } from './files.js';
 
+/** The span a record belongs to, when the caller knows it (a call's SERVER span). */
+export interface SpanRef {
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
+/** A second, best-effort destination of the written records (audit/otlp.ts). */
+export interface AuditMirror {
+  /** As a record is queued, in its caller's async context (where the active span is): what `written` needs. */
+  capture(record: Readonly<Record<string, unknown>>, span?: SpanRef): unknown;
+  /** The record is in the log: its sealed line (what the file holds), sequence number and hash. */
+  written(line: string, seq: number, hash: string, captured: unknown): void;
+}
+
 interface Batch {
   bodies: string[];
+  /** What the mirror captured of each body (present only while a mirror is set). */
+  captured?: unknown[];
+  /** Filled as the batch is sealed, for the mirror: the lines and hashes, and the first record's seq. */
+  sealed?: { lines: string[]; hashes: string[]; first: number };
   /** Created when a caller waits for this batch. */
   waiting?: { promise: Promise<void>; resolve(): void; reject(error: GatewayError): void };
 }
@@ -36,6 +55,8 @@ export class AuditSink {
   failure: GatewayError | undefined;
   /** Told how long each batch took to write, in seconds (the metrics' audit write latency). */
   onWritten?: (seconds: number) => void;
+  /** Told of each record once written (set before the first record is appended). */
+  mirror?: AuditMirror;
 
   constructor(
     private readonly config: AuditConfig,
@@ -67,9 +88,11 @@ export class AuditSink {
    * durability flush or fsync, returns a promise that settles when the record is written (rejecting while the
    * sink fails, unless `onFailure: continue`).
    */
-  append(record: object, wait: boolean): Promise<void> | undefined {
+  append(record: object, wait: boolean, span?: SpanRef): Promise<void> | undefined {
     const batch = this.batch;
     batch.bodies.push(JSON.stringify(record));
+    if (this.mirror)
+      (batch.captured ??= []).push(this.mirror.capture(record as Record<string, unknown>, span));
     this.schedule();
     if (!wait || this.config.durability === 'buffered') return undefined;
     if (!batch.waiting) {
@@ -149,10 +172,16 @@ export class AuditSink {
     const started = performance.now();
     let { seq, prev } = this;
     let text = '';
+    const mirrored = batch.captured?.length === batch.bodies.length;
+    if (mirrored) batch.sealed = { lines: [], hashes: [], first: seq + 1 };
     for (const body of batch.bodies) {
       const sealed = seal(body, ++seq, prev, this.hash);
       text += `${sealed.line}\n`;
       prev = sealed.hash;
+      if (mirrored) {
+        batch.sealed!.lines.push(sealed.line);
+        batch.sealed!.hashes.push(sealed.hash);
+      }
     }
     const bytes = Buffer.from(text);
     let sync = false;
@@ -204,6 +233,11 @@ export class AuditSink {
       this.log.info({ audit: this.file ?? 'stdout' }, 'audit log writes again');
     }
     batch.waiting?.resolve();
+    if (this.mirror && batch.sealed) {
+      const { lines, hashes, first } = batch.sealed;
+      for (let i = 0; i < lines.length; i++)
+        this.mirror.written(lines[i], first + i, hashes[i], batch.captured![i]);
+    }
   }
 
   /** Writes the whole batch, or throws (the live file then ends inside a line when part of it got there). */

@@ -4,6 +4,7 @@
 // its upstreams only to an authenticated caller.
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../../policy/types.js';
+import { installedTracing } from '../telemetry/tracing-hooks.js';
 import { hasQueryToken } from './auth-challenge.js';
 import type { InboundAuth } from './auth-inbound.js';
 import { ANONYMOUS, bearerCandidate, type Authenticate } from './auth.js';
@@ -35,6 +36,15 @@ export function registerAuth(
     return;
   }
   const open = new Set([HEALTHZ, ...(inbound?.metadata.paths ?? [])]);
+  // Traced (`telemetry.otlp`): the hook notes when it ran, for the request's `auth` span; otherwise it reads no
+  // clock at all.
+  const tracing = installedTracing();
+  const refused = (request: FastifyRequest, start: number, error: unknown) =>
+    tracing!.refused(
+      { method: request.method, route: request.routeOptions.url, headers: request.raw.headers },
+      { start, end: performance.now() },
+      error,
+    );
   if (inbound) {
     for (const path of inbound.metadata.paths) {
       app.get(path, (_request, reply) =>
@@ -50,8 +60,10 @@ export function registerAuth(
     const query = target.indexOf('?');
     const path = query === -1 ? target : target.slice(0, query);
     if (open.has(path)) return done();
+    const start = tracing ? performance.now() : 0;
     if (inbound && query !== -1 && hasQueryToken(target, query)) {
       const refusal = inbound.challenges.queryToken();
+      if (tracing) refused(request, start, refusal);
       onRefused?.(request, refusal);
       return done(refusal as unknown as FastifyError);
     }
@@ -59,6 +71,8 @@ export function registerAuth(
     const optional = path === READYZ;
     const accept = (principal: Principal) => {
       request.principal = principal;
+      if (tracing)
+        tracing.authenticated(request.raw.headers, { start, end: performance.now(), via: principal.via });
       if (principal.via === 'jwt' || principal.via === 'introspection') {
         // Already checked in full by the mode that accepted it: the cheap split is enough here.
         const token = bearerCandidate(request.headers.authorization);
@@ -68,6 +82,7 @@ export function registerAuth(
     };
     const refuse = (error: unknown) => {
       if (optional) return done();
+      if (tracing) refused(request, start, error);
       onRefused?.(request, error);
       done(error as FastifyError);
     };

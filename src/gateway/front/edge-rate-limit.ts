@@ -1,6 +1,7 @@
 // The coarse HTTP request limit per principal (`http.rateLimit`), with @fastify/rate-limit: keyed by whom the
 // authenticate hook established (anonymous callers by their address: they all share one subject), counted by
-// the gateway's window counters (Redis when configured), 429 with Retry-After past it. /healthz is never limited.
+// the gateway's window counters (Redis when configured), 429 with Retry-After past it, and an audit record of
+// each refusal when the audit log is on. /healthz is never limited.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../errors.js';
@@ -35,6 +36,8 @@ export async function registerEdgeRateLimit(
 ): Promise<void> {
   const counter = counters({ points: limit.max, perMs: limit.per });
   const window = formatDuration(limit.per);
+  // The runtime is decorated before the routes are registered; an app without one (a bare test app) audits nothing.
+  const audit = (app.runtime as FastifyInstance['runtime'] | undefined)?.audit;
   // @fastify/rate-limit's store seam, backed by the same counters as the rules' limits (memory, or Redis with
   // an in-memory fallback), instead of its own Redis store, which has no fallback while Redis is down.
   class EdgeStore {
@@ -55,8 +58,19 @@ export async function registerEdgeRateLimit(
     store: EdgeStore,
     keyGenerator: edgeKey,
     allowList: (request) => isHealthz(request.raw.url),
-    errorResponseBuilder: (_request, context) => {
+    // Runs only for a refused request: the audit costs the requests it lets by nothing.
+    errorResponseBuilder: (request, context) => {
       const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
+      audit?.onRateLimited({
+        method: request.method,
+        path: request.url.split('?')[0],
+        remote: request.ip,
+        principal: request.principal,
+        limit: 'http.rateLimit',
+        max: limit.max,
+        per: window,
+        retryAfter,
+      });
       return new GatewayError(
         'rate_limited',
         `Too Many Requests: more than ${limit.max} requests per ${window} from one principal (http.rateLimit); retry in ${retryAfter}s`,

@@ -127,7 +127,17 @@ export class RequestHandler implements RouteRunner {
       const inner = work;
       if (observation.run) work = () => observation.run!(inner);
     }
-    const text = await work();
+    // Decisions made in the synchronous start (resolution) belong to this request.
+    const { decisions } = this.deps;
+    const outer = decisions.starting;
+    decisions.starting = exchange;
+    let pending: Promise<ResponseText>;
+    try {
+      pending = work();
+    } finally {
+      decisions.starting = outer;
+    }
+    const text = await pending;
     // Every observer hears of the end; one that fails (the audit sink) turns the answer into its error.
     let failure: GatewayError | undefined;
     for (const observation of observations) {
@@ -227,7 +237,7 @@ export class RequestHandler implements RouteRunner {
     target: RoutedTarget,
   ): Promise<Result> {
     const { log, decisions } = this.deps;
-    const context = { principal: exchange.principal, sessionId: exchange.session.id, method };
+    const context = { principal: exchange.principal, sessionId: exchange.session.id, method, exchange };
     return this.chains.get(method)!(
       makeCall(exchange, method, params, target, decisions.callLog(log, context)),
     );

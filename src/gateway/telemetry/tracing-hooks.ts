@@ -8,6 +8,7 @@ import type { Upstream } from '../../upstreams/pool.js';
 import type { DecisionListener } from '../decisions.js';
 import type { RequestObserver } from '../pipeline/observe.js';
 import type { Exchange } from '../session/sessions.js';
+import type { AuthTiming, RefusedRequest } from './tracing-auth.js';
 
 /** The CLIENT span of one upstream request. */
 export interface UpstreamSpan {
@@ -26,7 +27,7 @@ export type UpstreamTracer = (
 ) => UpstreamSpan;
 
 export interface GatewayTracing {
-  /** Starts a SERVER span per request and makes it current while the request runs. */
+  /** Starts a SERVER span per request; the request's exchange carries its context (no ambient context). */
   readonly observer: RequestObserver;
   readonly upstream: UpstreamTracer;
   /** A policy whose `around` runs in a span of its own (decisions made in it become its events). */
@@ -36,9 +37,16 @@ export interface GatewayTracing {
   /** Remembers the trace context an HTTP request carried in its headers (`traceparent`, `tracestate`), used
    * when the message itself carries none in `params._meta`. */
   fromHeaders(message: JSONRPCRequest, headers: IncomingHttpHeaders): void;
+  /** The auth hook identified the sender of the HTTP request with these headers (the raw request's own
+   * object, which `fromHeaders` receives too): the request's span gets an `auth` child with these times. */
+  authenticated(headers: IncomingHttpHeaders, timing: AuthTiming): void;
+  /** The auth hook refused a request (401/403): a SERVER span of its own, with its `auth` child. */
+  refused(request: RefusedRequest, timing: AuthTiming, error: unknown): void;
   /** The trace id of a request's SERVER span (sampled or not), from the observer's `begin` on: for the audit
    * record. Undefined for a request the observer did not see. */
   traceId(exchange: Exchange): string | undefined;
+  /** The trace and span ids of a request's SERVER span (an audit record names both). */
+  spanRef(exchange: Exchange): { traceId: string; spanId: string } | undefined;
   /** Exports the spans still buffered (on shutdown). */
   flush(): Promise<void>;
 }

@@ -1,9 +1,9 @@
 // The gateway's spans, by the OpenTelemetry MCP semantic conventions: a SERVER span per client request
-// (`tools/call get_weather`), an INTERNAL span per policy stage with its decisions as events, and a CLIENT span
-// per upstream request whose W3C trace context rides in `params._meta` (and in the HTTP headers, see
-// upstreams/http-transport.ts). Names, ids and outcomes only: never an argument value nor an error's text.
+// (`tools/call get_weather`) with an `auth` child, an INTERNAL span per policy stage with its decisions as
+// events, and a CLIENT span per upstream request whose W3C trace context rides in `params._meta` (and in the HTTP
+// headers, see upstreams/http-transport.ts). An unsampled request costs one non-recording span and the context
+// passed upstream. Names, ids and outcomes only: never an argument value nor an error's text.
 import {
-  context,
   defaultTextMapGetter,
   defaultTextMapSetter,
   ROOT_CONTEXT,
@@ -11,6 +11,7 @@ import {
   SpanStatusCode,
   trace,
   type Attributes,
+  type Context,
   type Span,
   type TextMapPropagator,
   type Tracer,
@@ -23,7 +24,13 @@ import { hashSessionId } from '../logger.js';
 import type { Outcome } from '../pipeline/observe.js';
 import type { Exchange, Session } from '../session/sessions.js';
 import { bounded } from '../wire/jsonrpc.js';
+import { authSpan, refusedSpan, type AuthTiming } from './tracing-auth.js';
 import type { GatewayTracing, UpstreamSpan } from './tracing-hooks.js';
+
+/** The auth hook's times, carried on the request's headers object, then on the message it brought: a symbol
+ * property (invisible to JSON and to header iteration), not a WeakMap, which costs the GC per entry. */
+const AUTH = Symbol('switchboard.auth');
+type Noted = { [AUTH]?: AuthTiming };
 
 /** A trace context as W3C names it: what a client sends and what the gateway passes on. */
 type Carrier = { traceparent?: unknown; tracestate?: unknown };
@@ -39,8 +46,11 @@ export function createTracing(
   const hashed = new WeakMap<Session, string>();
   /** An upstream's fixed attributes (its name, and its address for an HTTP one), built on its first call. */
   const upstreamAttributes = new WeakMap<Upstream, Attributes>();
-  /** Each request's SERVER span, for the trace id the audit record carries. */
+  /** Each request's SERVER span: the trace id the audit record carries, an unsampled upstream hop's parent. */
   const serverSpans = new WeakMap<Exchange, Span>();
+  /** The context a sampled request's next span starts in (its server span, or the policy stage running now):
+   * carried by the exchange, since no context manager tracks it (explicit-context.ts). */
+  const current = new WeakMap<Exchange, Context>();
 
   const sessionHash = (session: Session) => {
     let hash = hashed.get(session);
@@ -60,41 +70,55 @@ export function createTracing(
           ? propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter)
           : ROOT_CONTEXT;
         const method = bounded(request.method);
+        const auth = (request as Noted)[AUTH];
+        // Sampling is decided here, once, on the parent and the trace id alone: the name and attributes are
+        // only built for a span that records. The span starts when authentication did, so it holds its child.
+        const span = tracer.startSpan(method, { kind: SpanKind.SERVER, startTime: auth?.start }, parent);
+        serverSpans.set(exchange, span);
+        // Not sampled: no context switch, no stage spans, nothing to end. The upstream hop still passes this
+        // span's (unsampled) context on, found through the exchange.
+        if (!span.isRecording()) return undefined;
         const { name, attributes } = described(method, params);
         attributes['mcp.session.id'] = sessionHash(exchange.session);
         attributes['mcp.protocol.version'] = exchange.session.protocolVersion;
         // The conventions' current name, and the older one operators' dashboards may still query.
         attributes['jsonrpc.request.id'] = attributes['rpc.jsonrpc.request_id'] = String(exchange.requestId);
-        const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
-        const current = trace.setSpan(parent, span);
-        serverSpans.set(exchange, span);
+        span.updateName(name);
+        span.setAttributes(attributes);
+        if (auth) authSpan(tracer, span, auth);
+        current.set(exchange, trace.setSpan(parent, span));
         return {
-          run: (work) => context.with(current, work),
           end(outcome, error) {
-            if (span.isRecording()) recordOutcome(span, outcome, error);
+            recordOutcome(span, outcome, error);
             span.end();
           },
         };
       },
     },
 
-    upstream(_exchange, upstream, method, params): UpstreamSpan {
-      const parent = context.active();
+    upstream(exchange, upstream, method, params): UpstreamSpan {
+      let parent = current.get(exchange) ?? ROOT_CONTEXT;
+      if (trace.getSpan(parent) === undefined) {
+        // An unsampled request has no context of its own: its SERVER span is the hop's parent.
+        const server = serverSpans.get(exchange);
+        if (server) parent = trace.setSpan(ROOT_CONTEXT, server);
+      }
       let span: Span | undefined;
-      let current = parent;
+      let hop = parent;
       // An unsampled request still passes its (unsampled) context on, but records no span for the hop.
       if (trace.getSpan(parent)?.isRecording()) {
         const { name, attributes } = described(method, params);
         Object.assign(attributes, attributesOf(upstream, upstreamAttributes));
         span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
-        current = trace.setSpan(parent, span);
+        hop = trace.setSpan(parent, span);
       }
-      const meta: Carrier & Record<string, unknown> =
-        params._meta && typeof params._meta === 'object' ? { ...params._meta } : {};
-      // The client's own trace context stops here: the upstream's parent is this hop.
-      delete meta.traceparent;
-      delete meta.tracestate;
-      propagator.inject(current, meta, defaultTextMapSetter);
+      // The client's own trace context stops here (the upstream's parent is this hop); the rest is kept.
+      const meta: Carrier & Record<string, unknown> = {};
+      const given = params._meta as Record<string, unknown> | undefined;
+      if (given && typeof given === 'object')
+        for (const key of Object.keys(given))
+          if (key !== 'traceparent' && key !== 'tracestate') meta[key] = given[key];
+      propagator.inject(hop, meta, defaultTextMapSetter);
       return {
         params: { ...params, _meta: meta },
         end(error, value) {
@@ -116,28 +140,34 @@ export function createTracing(
       const traced: Policy = Object.create(policy);
       return Object.assign(traced, {
         around: ((call, next) => {
-          const parent = context.active();
-          if (!trace.getSpan(parent)?.isRecording()) return around(call, next);
+          const exchange = (call as { exchange?: Exchange }).exchange;
+          const parent = exchange && current.get(exchange);
+          if (!parent || !trace.getSpan(parent)?.isRecording()) return around(call, next);
           const span = tracer.startSpan(name, { attributes }, parent);
-          return context
-            .with(trace.setSpan(parent, span), () => around(call, next))
-            .then(
-              (result) => {
-                span.end();
-                return result;
-              },
-              (error: unknown) => {
-                recordError(span, error);
-                span.end();
-                throw error;
-              },
-            );
+          // The stages of one call run nested, one at a time: this stage is the context of the ones inside it.
+          current.set(exchange!, trace.setSpan(parent, span));
+          const done = () => current.set(exchange!, parent);
+          return Promise.resolve(around(call, next)).then(
+            (result) => {
+              done();
+              span.end();
+              return result;
+            },
+            (error: unknown) => {
+              done();
+              recordError(span, error);
+              span.end();
+              throw error;
+            },
+          );
         }) as Policy['around'],
       });
     },
 
-    decision(event) {
-      const span = trace.getActiveSpan();
+    decision(event, where) {
+      const exchange = where.exchange as Exchange | undefined;
+      const at = exchange && current.get(exchange);
+      const span = at && trace.getSpan(at);
       if (!span?.isRecording()) return;
       // Which rule decided what, about which item; the reason's text may quote an argument, so it stays out.
       span.addEvent('switchboard.policy.decision', {
@@ -152,9 +182,26 @@ export function createTracing(
     fromHeaders(message, headers) {
       const { traceparent, tracestate } = headers;
       if (typeof traceparent === 'string') fromHeaders.set(message, { traceparent, tracestate });
+      const auth = (headers as Noted)[AUTH];
+      if (auth) (message as Noted)[AUTH] = auth;
+    },
+
+    authenticated(headers, timing) {
+      (headers as Noted)[AUTH] = timing;
+    },
+
+    refused(request, timing, error) {
+      refusedSpan(tracer, propagator, request, timing, error);
     },
 
     traceId: (exchange) => serverSpans.get(exchange)?.spanContext().traceId,
+
+    spanRef(exchange) {
+      const span = serverSpans.get(exchange);
+      if (!span) return undefined;
+      const { traceId, spanId } = span.spanContext();
+      return { traceId, spanId };
+    },
 
     flush,
   };

@@ -4,6 +4,7 @@
 import { trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { core, NodeSDK } from '@opentelemetry/sdk-node';
+import { ExplicitContextManager } from './explicit-context.js';
 import {
   BatchSpanProcessor,
   ParentBasedSampler,
@@ -39,6 +40,8 @@ export function startTracing(telemetry: TelemetryConfig, version: string): Gatew
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [],
+    // Each request carries its own trace context (tracing-spans.ts): no AsyncLocalStorage on the call path.
+    contextManager: new ExplicitContextManager(),
   });
   sdk.start();
   const flush = () =>

@@ -16,7 +16,8 @@ export interface Refusal {
   readonly reason: string;
 }
 
-export type ArgumentCheck = (value: unknown) => Promise<Refusal | undefined>;
+/** Synchronous when the guard asks nothing outside the process (no path, url or sql): no promise per call. */
+export type ArgumentCheck = (value: unknown) => Refusal | undefined | Promise<Refusal | undefined>;
 
 export interface CheckDeps {
   /** Where relative roots are resolved: the config file's folder. */
@@ -36,6 +37,16 @@ const PATH_REASONS: Record<PathProblem, string> = {
 
 const STRING_KINDS = ['path', 'sql', 'url', 'pattern', 'maxLength'] as const;
 
+/**
+ * A guard pattern as RE2 tests it, with the same answer: `test` asks whether a match starts anywhere, and so
+ * does the pattern behind a lazy `(?s:.*?)`. It is not one-pass then, so re2js takes its DFA for it, about four
+ * times faster than the one-pass matcher it picks for a pattern anchored with `^`.
+ */
+export function compileGuardPattern(pattern: string): RE2JS {
+  RE2JS.compile(pattern); // a bad pattern fails with its own message, not the wrapped one's
+  return RE2JS.compile(`(?s:.*?)(?:${pattern})`);
+}
+
 /** `where` names the guard in the config (`upstreams.files.tools.guards.read_file.path`) for start-up errors. */
 export function compileArgumentCheck(guard: ArgumentGuard, where: string, deps: CheckDeps): ArgumentCheck {
   const refuse = (kind: string, reason: string): Refusal => ({ kind, reason });
@@ -43,13 +54,15 @@ export function compileArgumentCheck(guard: ArgumentGuard, where: string, deps: 
   const firstKind = STRING_KINDS.find((kind) => guard[kind] !== undefined);
   const wantsString = firstKind !== undefined;
   const allowedValues = guard.enum && new Set<unknown>(guard.enum);
-  const pattern = guard.pattern === undefined ? undefined : RE2JS.compile(guard.pattern);
+  const pattern = guard.pattern === undefined ? undefined : compileGuardPattern(guard.pattern);
   const roots = guard.path?.roots.map((root, i) => realRoot(root, `${where}.path.roots.${i}`, deps.baseDir));
   const url = guard.url && compileUrlGuard(guard.url, deps.lookup, deps.lookupTimeoutMs);
   const sql = guard.sql && loadSql(guard.sql.dialect);
   const perItem = wantsString || allowedValues !== undefined;
+  const asks = roots !== undefined || url !== undefined || sql !== undefined;
 
-  async function one(value: unknown): Promise<Refusal | undefined> {
+  /** The checks that need nothing outside the process: type, enum, maxLength, pattern. */
+  function cheap(value: unknown): Refusal | undefined {
     if (wantsString && typeof value !== 'string') return refuse(firstKind, 'must be a string');
     if (allowedValues && !allowedValues.has(value)) return refuse('enum', 'is not one of the allowed values');
     if (typeof value !== 'string') return undefined;
@@ -60,6 +73,11 @@ export function compileArgumentCheck(guard: ArgumentGuard, where: string, deps: 
     )
       return refuse('maxLength', `is longer than ${guard.maxLength} characters`);
     if (pattern && !pattern.test(value)) return refuse('pattern', 'does not match the allowed pattern');
+    return undefined;
+  }
+
+  /** The checks that ask the file system, a resolver or a SQL parser, for a string that passed the cheap ones. */
+  async function asking(value: string): Promise<Refusal | undefined> {
     if (roots) {
       const problem = await checkPath(value, roots, guard.path!.allowMissing);
       if (problem) return refuse('path', problem);
@@ -75,23 +93,45 @@ export function compileArgumentCheck(guard: ArgumentGuard, where: string, deps: 
     return undefined;
   }
 
-  return async (value) => {
+  function one(value: unknown): Refusal | undefined | Promise<Refusal | undefined> {
+    const refusal = cheap(value);
+    if (refusal || !asks || typeof value !== 'string') return refusal;
+    return asking(value);
+  }
+
+  // A check that fails to decide (a file system error, a parser crash) refuses: fail closed.
+  const undecided = () => refuse(firstKind ?? 'enum', 'could not be checked');
+
+  async function items(value: unknown[]): Promise<Refusal | undefined> {
+    for (let i = 0; i < value.length; i++) {
+      const refusal = await one(value[i]);
+      if (refusal) return { kind: refusal.kind, reason: `item ${i} ${refusal.reason}` };
+    }
+    return undefined;
+  }
+
+  return (value) => {
     try {
+      let answer: Refusal | undefined | Promise<Refusal | undefined>;
       if (!Array.isArray(value)) {
         if (guard.maxItems !== undefined) return refuse('maxItems', 'must be a list');
-        return await one(value);
+        answer = one(value);
+      } else {
+        if (guard.maxItems !== undefined && value.length > guard.maxItems)
+          return refuse('maxItems', `has ${value.length} items, more than the ${guard.maxItems} allowed`);
+        if (!perItem) return undefined;
+        if (!asks) {
+          for (let i = 0; i < value.length; i++) {
+            const refusal = cheap(value[i]);
+            if (refusal) return { kind: refusal.kind, reason: `item ${i} ${refusal.reason}` };
+          }
+          return undefined;
+        }
+        answer = items(value);
       }
-      if (guard.maxItems !== undefined && value.length > guard.maxItems)
-        return refuse('maxItems', `has ${value.length} items, more than the ${guard.maxItems} allowed`);
-      if (!perItem) return undefined;
-      for (let i = 0; i < value.length; i++) {
-        const refusal = await one(value[i]);
-        if (refusal) return { kind: refusal.kind, reason: `item ${i} ${refusal.reason}` };
-      }
-      return undefined;
+      return answer instanceof Promise ? answer.catch(undecided) : answer;
     } catch {
-      // A check that fails to decide (a file system error, a parser crash) refuses: fail closed.
-      return refuse(firstKind ?? 'enum', 'could not be checked');
+      return undecided();
     }
   };
 }

@@ -7,7 +7,7 @@ import { DECISION_MESSAGE, decisionEvent } from '../decisions.js';
 import { argsOf, callContext, compileRules, evaluateWhen, type CompiledRule } from '../rules-match.js';
 import type { RuleOptions } from '../rules-schema.js';
 import type { Call, Next, Policy, Result, Target } from '../types.js';
-import { compileArgumentCheck, type ArgumentCheck, type CheckDeps } from './check.js';
+import { compileArgumentCheck, type ArgumentCheck, type CheckDeps, type Refusal } from './check.js';
 import type { ToolGuards } from './schema.js';
 
 export interface GuardsOptions extends CheckDeps {
@@ -76,50 +76,78 @@ export function createGuardsPolicy(options: GuardsOptions): Policy | undefined {
     return found;
   };
 
-  /** The first refusal among these arguments, as the text the client sees; undefined when all pass. */
-  async function refusalOf(call: Call, guarded: readonly GuardedArgument[], args: Record<string, unknown>) {
-    for (const { argument, check, where, rule } of guarded) {
-      if (!Object.hasOwn(args, argument)) continue; // absent passes: a guard never makes an argument required
-      const refusal = await check(args[argument]);
-      if (!refusal) continue;
-      const reason = `argument ${JSON.stringify(argument)} ${refusal.reason}`;
-      const source = `${refusal.kind} guard ${where}${rule === undefined ? '' : `, rule "${rule}"`}`;
-      call.log.info(
-        {
-          decision: decisionEvent(call.principal, call.method, call.target, {
-            ...(rule === undefined ? {} : { rule }),
-            effect: 'guard',
-            reason: `${reason} (${source})`,
-          }),
-        },
-        DECISION_MESSAGE,
-      );
-      return `Refused by the gateway: ${reason} (${source})`;
+  /** The refusal of one guarded argument as the text the client sees (with its decision event), or undefined. */
+  function refusalText(call: Call, entry: GuardedArgument, refusal: Refusal | undefined): string | undefined {
+    if (!refusal) return undefined;
+    const { argument, where, rule } = entry;
+    const reason = `argument ${JSON.stringify(argument)} ${refusal.reason}`;
+    const source = `${refusal.kind} guard ${where}${rule === undefined ? '' : `, rule "${rule}"`}`;
+    call.log.info(
+      {
+        decision: decisionEvent(call.principal, call.method, call.target, {
+          ...(rule === undefined ? {} : { rule }),
+          effect: 'guard',
+          reason: `${reason} (${source})`,
+        }),
+      },
+      DECISION_MESSAGE,
+    );
+    return `Refused by the gateway: ${reason} (${source})`;
+  }
+
+  /**
+   * The guarded arguments this call must pass, in order: the upstream's own, then each rule's that applies.
+   * A rule's `when` is asked only once the arguments before it have passed, as the guards run in that order.
+   */
+  function* guardedOf(
+    call: Call,
+    own: readonly GuardedArgument[] | undefined,
+    byRules: readonly RuleGuards[],
+  ) {
+    if (own) yield* own;
+    for (const { rule, arguments: guarded } of byRules) {
+      if (rule.principals && !rule.principals(call.principal)) continue;
+      // A condition that fails to evaluate applies the guards: when the policy cannot decide, they hold.
+      if (rule.when && evaluateWhen(rule.when, callContext(call)) === false) continue;
+      yield* guarded;
+    }
+  }
+
+  /** The first refusal, as the text the client sees; undefined when all pass. Synchronous while every check
+   * answers at once (no path, url or sql guard): no promise per call. */
+  function firstRefusal(
+    call: Call,
+    pending: Iterator<GuardedArgument>,
+    args: Record<string, unknown>,
+  ): string | undefined | Promise<string | undefined> {
+    for (let step = pending.next(); !step.done; step = pending.next()) {
+      const entry = step.value;
+      if (!Object.hasOwn(args, entry.argument)) continue; // absent passes: a guard never makes it required
+      const answer = entry.check(args[entry.argument]);
+      if (answer instanceof Promise)
+        return answer.then(
+          (refusal) => refusalText(call, entry, refusal) ?? firstRefusal(call, pending, args),
+        );
+      const text = refusalText(call, entry, answer);
+      if (text) return text;
     }
     return undefined;
   }
 
+  const refused = (text: string): Result => ({ value: { content: [{ type: 'text', text }], isError: true } });
+
   return {
     name: 'guards',
     methods: ['tools/call'],
-    async around<T extends Target>(call: Call<T>, next: Next<T>): Promise<Result> {
+    // Not async: an unguarded tool, or one whose guards all answer at once, adds no promise of its own.
+    around<T extends Target>(call: Call<T>, next: Next<T>): Promise<Result> {
       const { target } = call;
       const own = byUpstream.get(target.upstream)?.get(target.original);
       const byRules = rulesNaming(target.name);
       if (!own && byRules.length === 0) return next(call);
-      const args = argsOf(call);
-      let refused = own && (await refusalOf(call, own, args));
-      for (const { rule, arguments: guarded } of byRules) {
-        if (refused) break;
-        if (rule.principals && !rule.principals(call.principal)) continue;
-        if (rule.when) {
-          // A condition that fails to evaluate applies the guards: when the policy cannot decide, they hold.
-          if (evaluateWhen(rule.when, callContext(call)) === false) continue;
-        }
-        refused = await refusalOf(call, guarded, args);
-      }
-      if (!refused) return next(call);
-      return { value: { content: [{ type: 'text', text: refused }], isError: true } };
+      const found = firstRefusal(call, guardedOf(call, own, byRules), argsOf(call));
+      if (found instanceof Promise) return found.then((text) => (text ? refused(text) : next(call)));
+      return found ? Promise.resolve(refused(found)) : next(call);
     },
   };
 }

@@ -13,6 +13,7 @@ import {
   type CatalogKind,
 } from './catalog.js';
 import { CallerHolders } from './caller-holders.js';
+import { CatalogRefresher } from './catalog-refresh.js';
 import {
   closeOpened,
   describe,
@@ -47,9 +48,7 @@ export class Upstream {
   private retryTimer?: NodeJS.Timeout;
   private failures = 0;
   private stopped = false;
-  private refreshing = new Map<CatalogKind, Promise<void>>();
-  /** Kinds announced changed while their refetch ran: one more fetch follows, however many notices came. */
-  private refreshAgain = new Set<CatalogKind>();
+  private readonly refresher = new CatalogRefresher((kind) => this.refetch(kind));
   /** Budget slots held by per-session connections, released when they end. */
   private slots = new Map<string, () => void>();
   private stopping?: Promise<void>;
@@ -312,7 +311,7 @@ export class Upstream {
       return;
     }
     const kinds = LIST_CHANGED_KINDS.get(notification.method);
-    if (kinds) for (const kind of kinds) this.refresh(kind);
+    if (kinds) for (const kind of kinds) this.refresher.refresh(kind);
     this.options.hooks.onNotification(connection, notification);
   }
 
@@ -369,32 +368,17 @@ export class Upstream {
     this.retryTimer.unref();
   }
 
-  /**
-   * Refetches one list after list_changed. A burst of notices costs at most two fetches: notices that arrive
-   * while a fetch runs only mark the list dirty, and one follow-up fetch sees all of them.
-   */
-  private refresh(kind: CatalogKind): void {
-    if (this.refreshing.has(kind)) {
-      this.refreshAgain.add(kind);
-      return;
+  /** One refetch of a list after list_changed (catalog-refresh.ts coalesces them); false: nothing to ask. */
+  private async refetch(kind: CatalogKind): Promise<boolean> {
+    const client = this.shared?.client;
+    if (!client || this.stopped) return false;
+    try {
+      this.catalog = { ...this.catalog, [kind]: await fetchKind(client, kind, this.options.timeoutMs) };
+      this.options.hooks.onCatalogChanged(this);
+    } catch (error) {
+      this.log.warn({ error: describe(error), kind }, 'refreshing the catalogue failed; keeping the old one');
     }
-    const job = (async () => {
-      do {
-        this.refreshAgain.delete(kind);
-        const client = this.shared?.client;
-        if (!client || this.stopped) return;
-        try {
-          this.catalog = { ...this.catalog, [kind]: await fetchKind(client, kind, this.options.timeoutMs) };
-          this.options.hooks.onCatalogChanged(this);
-        } catch (error) {
-          this.log.warn(
-            { error: describe(error), kind },
-            'refreshing the catalogue failed; keeping the old one',
-          );
-        }
-      } while (this.refreshAgain.has(kind));
-    })().finally(() => this.refreshing.delete(kind));
-    this.refreshing.set(kind, job);
+    return true;
   }
 
   private setState(state: UpstreamState): void {

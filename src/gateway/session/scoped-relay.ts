@@ -44,7 +44,8 @@ export class ScopedRelay {
   private readonly waiting = new Map<string, Waiting>();
   /** Calls run here for other replicas, by relay key: cancelled when the client cancels there. */
   private readonly running = new Map<string, AbortController>();
-  private readonly touched = new Map<string, number>();
+  /** When each session's claims were last kept alive, by upstream: goes with the session (no growth). */
+  private readonly touched = new WeakMap<Session, Map<string, number>>();
 
   constructor(
     private readonly bus: ClusterBus,
@@ -96,13 +97,14 @@ export class ScopedRelay {
 
   /** This replica used its own connection for the session: the claim stays alive while the session is used. */
   keepClaim(session: Session, upstream: Upstream): void {
-    const key = this.ownerKey(session.id, upstream.name);
     const now = Date.now();
-    if (now - (this.touched.get(key) ?? 0) < this.ttlMs / 4) return;
-    this.touched.set(key, now);
+    let times = this.touched.get(session);
+    if (!times) this.touched.set(session, (times = new Map()));
+    if (now - (times.get(upstream.name) ?? 0) < this.ttlMs / 4) return;
+    times.set(upstream.name, now);
     this.redis
       .connection()
-      .pexpire(key, this.ttlMs)
+      .pexpire(this.ownerKey(session.id, upstream.name), this.ttlMs)
       .catch(() => {});
   }
 

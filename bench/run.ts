@@ -175,7 +175,7 @@ function summary(result: Awaited<ReturnType<typeof measureCell>>): string {
   switch (result.kind) {
     case 'call':
     case 'list':
-      return `${f(result.callsPerSecond)} /s, p50 ${f(result.p50Ms, 2)} ms, p99 ${f(result.p99Ms, 2)} ms, CPU/call ${f(result.rootCpuPerCallUs)}/${f(result.treeCpuPerCallUs)} µs (proxy/tree), errors ${result.errors}`;
+      return `${f(result.callsPerSecond)} /s, p50 ${f(result.p50Ms, 2)} ms, p99 ${f(result.p99Ms, 2)} ms, CPU/call ${f(result.rootCpuPerCallUs)}/${f(result.treeCpuPerCallUs)} µs (proxy/tree; proxy user ${f(result.rootUserPerCallUs)}), errors ${result.errors}`;
     case 'setup':
       return `${f(result.perSecond)} sessions/s, p50 ${f(result.p50Ms, 2)} ms, CPU/session ${f(result.rootCpuPerSessionUs)}/${f(result.treeCpuPerSessionUs)} µs, errors ${result.errors}`;
     case 'idle':

@@ -28,6 +28,8 @@ export interface LoadResult {
   p90Ms: number;
   p99Ms: number;
   rootCpuPerCallUs: number;
+  /** The proxy's user-space share of rootCpuPerCallUs (its own code; the rest is the kernel's, for its I/O). */
+  rootUserPerCallUs: number;
   treeCpuPerCallUs: number;
   treeRssMb: number;
 }
@@ -61,6 +63,7 @@ async function closeAll(sessions: McpHttpSession[], parallel = 20): Promise<void
 function cpuDelta(before: TreeSample, after: TreeSample, count: number) {
   return {
     rootCpuPerCallUs: count ? (after.rootCpuUs - before.rootCpuUs) / count : NaN,
+    rootUserPerCallUs: count ? (after.rootUserUs - before.rootUserUs) / count : NaN,
     treeCpuPerCallUs: count ? (after.treeCpuUs - before.treeCpuUs) / count : NaN,
   };
 }

@@ -7,6 +7,8 @@ const TICKS_PER_SECOND = 100; // USER_HZ; 100 on every Linux architecture Node s
 export interface TreeSample {
   /** utime+stime of the first root, in microseconds. */
   rootCpuUs: number;
+  /** utime alone of the first root: the process's own code, without the kernel's work for its syscalls. */
+  rootUserUs: number;
   /** utime+stime summed over every root and all their live descendants, in microseconds. */
   treeCpuUs: number;
   rootRssKb: number;
@@ -14,7 +16,7 @@ export interface TreeSample {
   processes: number;
 }
 
-function readStat(pid: number): { ppid: number; cpuUs: number } | undefined {
+function readStat(pid: number): { ppid: number; cpuUs: number; userUs: number } | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -25,7 +27,11 @@ function readStat(pid: number): { ppid: number; cpuUs: number } | undefined {
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  return { ppid: Number(fields[1]), cpuUs: ((utime + stime) * 1e6) / TICKS_PER_SECOND };
+  return {
+    ppid: Number(fields[1]),
+    cpuUs: ((utime + stime) * 1e6) / TICKS_PER_SECOND,
+    userUs: (utime * 1e6) / TICKS_PER_SECOND,
+  };
 }
 
 function readRssKb(pid: number): number {
@@ -67,8 +73,10 @@ export function sampleTree(roots: number[]): TreeSample {
     treeCpuUs += readStat(pid)?.cpuUs ?? 0;
     treeRssKb += readRssKb(pid);
   }
+  const root = readStat(roots[0]);
   return {
-    rootCpuUs: readStat(roots[0])?.cpuUs ?? 0,
+    rootCpuUs: root?.cpuUs ?? 0,
+    rootUserUs: root?.userUs ?? 0,
     treeCpuUs,
     rootRssKb: readRssKb(roots[0]),
     treeRssKb,

@@ -4,6 +4,7 @@
 // difference.
 import type { Cell } from './cells.js';
 import type { Results } from './report.js';
+import { securedParts } from './secured.js';
 
 export const BARE = 'switchboard-stdio';
 export const SECURED = ['switchboard-policy', 'switchboard-apikey', 'switchboard-jwt', 'switchboard-secured'];
@@ -67,7 +68,9 @@ export function securedTable(results: Results, cells: Cell[], targets: string[])
       const list = cell.kind === 'list';
       rows.push([
         target,
-        WHAT[target],
+        target === 'switchboard-secured' && securedParts().size
+          ? `${WHAT[target]}, without ${[...securedParts()].join(', ')} (BENCH_OFF)`
+          : WHAT[target],
         cell.id.replace('-c', ' C='),
         fmt(m(target, 'callsPerSecond')),
         ratio(pairedRatio(results, cell.id, target, BARE, 'callsPerSecond')),
@@ -77,6 +80,7 @@ export function securedTable(results: Results, cells: Cell[], targets: string[])
         fmt(m(target, 'rootCpuPerCallUs')),
         fmt(m(BARE, 'rootCpuPerCallUs')),
         signed(pairedDelta(results, cell.id, target, BARE, 'rootCpuPerCallUs')),
+        signed(pairedDelta(results, cell.id, target, BARE, 'rootUserPerCallUs')),
       ]);
     }
   }
@@ -91,7 +95,7 @@ export function securedTable(results: Results, cells: Cell[], targets: string[])
     'p50 ms',
     'p50 vs bare ms',
   ];
-  header.push('CPU/call proxy µs', 'bare µs', 'CPU vs bare µs (paired)');
+  header.push('CPU/call proxy µs', 'bare µs', 'CPU vs bare µs (paired)', 'of it user µs (paired)');
   const align = header.map((_, i) => (i < 3 ? '---' : '---:'));
   return [header, align, ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
 }

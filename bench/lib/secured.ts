@@ -77,7 +77,10 @@ export function benchPolicy(count: number, cel: boolean): Record<string, unknown
  * HTTP edge limit, each far above anything a run reaches, so the bench measures what counting costs, never a
  * refusal.
  */
-export function benchLimits(policy: Record<string, unknown>): Record<string, unknown> {
+export function benchLimits(policy: Record<string, unknown>): {
+  policy: Record<string, unknown>;
+  http?: Record<string, unknown>;
+} {
   const rules = policy.rules as Record<string, unknown>[];
   const quota = {
     name: 'bench-quota',
@@ -146,6 +149,28 @@ async function benchTracing(): Promise<{ telemetry: Record<string, unknown>; sto
   };
 }
 
+/** The parts of switchboard-secured an A/B may leave out with BENCH_OFF (comma-separated). */
+export const SECURED_PARTS = [
+  'auth',
+  'policy',
+  'cel',
+  'safety',
+  'limits',
+  'edge',
+  'audit',
+  'tracing',
+  'metrics',
+];
+
+/** The parts BENCH_OFF leaves out of switchboard-secured; an unknown name stops the run. */
+export function securedParts(): Set<string> {
+  const named = (process.env.BENCH_OFF ?? '').split(',').filter(Boolean);
+  const unknown = named.filter((part) => !SECURED_PARTS.includes(part));
+  if (unknown.length)
+    throw new Error(`BENCH_OFF: unknown ${unknown.join(', ')} (one of ${SECURED_PARTS.join(', ')})`);
+  return new Set(named);
+}
+
 /** What target `name` adds to a gateway whose /mcp is `resource`. */
 export async function securedSetup(name: SecuredTargetName, resource: string): Promise<SecuredSetup> {
   switch (name) {
@@ -165,13 +190,19 @@ export async function securedSetup(name: SecuredTargetName, resource: string): P
       const { auth, header } = apiKey();
       const { audit, stop } = benchAudit();
       const tracing = await benchTracing();
+      // BENCH_OFF=audit,tracing,... leaves parts out, for an A/B of what each costs (see bench/README.md).
+      const off = securedParts();
+      let policy = benchPolicy(50, !off.has('cel'));
+      if (!off.has('safety')) policy = benchSafety(policy);
+      const limited = off.has('limits') ? { policy } : benchLimits(policy);
+      if (off.has('edge')) delete limited.http;
       return {
         config: {
-          auth: { resource, ...auth },
-          ...benchLimits(benchSafety(benchPolicy(50, true))),
-          audit,
+          ...(off.has('auth') ? {} : { auth: { resource, ...auth } }),
+          ...(off.has('policy') ? {} : limited),
+          ...(off.has('audit') ? {} : { audit }),
           // Metrics on /metrics behind the same API key (the bench does not scrape), spans at sampling 0.1.
-          telemetry: { ...tracing.telemetry, metrics: true },
+          telemetry: { ...(off.has('tracing') ? {} : tracing.telemetry), metrics: !off.has('metrics') },
         },
         authorization: () => header,
         stop: async () => {

@@ -198,9 +198,9 @@ export class Runtime {
     const configured = configuredPolicies(config, enabled, this.redis, this.extraPolicies);
     const { rules } = configured;
     // The audit gate goes first: while the log cannot be written, no audited call reaches any other stage.
-    let policies = this.audit?.gate ? [this.audit.gate, ...configured.policies] : configured.policies;
-    const tracing = this.tracing;
-    if (tracing) policies = policies.map((policy) => tracing.policy(policy));
+    const policies = this.audit?.gate ? [this.audit.gate, ...configured.policies] : configured.policies;
+    // Traced: a first stage opens the call's `policy` span (only for a sampled call).
+    const chained = this.tracing ? this.tracing.policies(policies) : policies;
     const visibility = composeVisibility(policies);
     const resolver = new Resolver(
       this.router,
@@ -210,7 +210,7 @@ export class Runtime {
           )
         : visibility,
     );
-    return { policies, visibility, resolver, views: new Views(this.router, visibility) };
+    return { policies: chained, visibility, resolver, views: new Views(this.router, visibility) };
   }
 
   /**

@@ -1,6 +1,8 @@
 // The `when:` of a policy rule: a CEL expression (@marcbachmann/cel-js) parsed and type-checked once, with what it
 // reads (args? name? which principal fields?) taken from its syntax tree, so views and chains know what it needs.
+// Evaluation tries the closure of cel-fast.ts first and runs cel-js where that closure is not sure.
 import { Environment } from '@marcbachmann/cel-js';
+import { compileFast, UNSURE } from './cel-fast.js';
 
 /** The variables a `when:` sees. */
 export interface WhenContext {
@@ -26,6 +28,8 @@ export interface WhenReads {
 export interface CompiledWhen {
   readonly source: string;
   readonly reads: WhenReads;
+  /** Whether the expression is in the subset cel-fast.ts compiles (cel-js then answers only where it is unsure). */
+  readonly fast: boolean;
   /** True or false; throws the CEL error (a missing key, a type error) for the caller to decide closed. */
   evaluate(context: WhenContext): boolean;
 }
@@ -38,8 +42,11 @@ env.registerVariable('method', 'string');
 env.registerVariable('name', 'string');
 env.registerVariable('upstream', 'string');
 
-/** Parses and type-checks; throws an Error whose message is the CEL error with its column. */
-export function compileWhen(source: string): CompiledWhen {
+/**
+ * Parses and type-checks; throws an Error whose message is the CEL error with its column. `fast: false` leaves
+ * every evaluation to cel-js (the reference the fast path is tested against).
+ */
+export function compileWhen(source: string, options: { fast?: boolean } = {}): CompiledWhen {
   let parsed: ReturnType<typeof env.parse>;
   try {
     parsed = env.parse(source);
@@ -51,10 +58,16 @@ export function compileWhen(source: string): CompiledWhen {
   if (checked.type !== 'bool' && checked.type !== 'dyn')
     throw new Error(`CEL error: the expression must be true or false, it is ${checked.type}`);
   const reads = readsOf(parsed.ast);
+  const fast = options.fast === false ? undefined : compileFast(parsed.ast);
   return {
     source,
     reads,
+    fast: fast !== undefined,
     evaluate(context) {
+      if (fast) {
+        const answer = fast(context as unknown as Record<string, unknown>);
+        if (answer !== UNSURE) return answer;
+      }
       const value: unknown = parsed(context as unknown as Record<string, unknown>);
       if (typeof value !== 'boolean')
         throw new Error(`the expression gave ${typeof value}, not true or false`);

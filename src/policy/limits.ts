@@ -9,10 +9,11 @@ import { callContext, compileRules, evaluateWhen, itemKind, type CompiledRule } 
 import type { LimitOptions, RuleOptions } from './rules-schema.js';
 import type { Call, Next, Policy, Result, Target } from './types.js';
 
-/** A window counter: takes one point for `key`; resolves 0 when the call may go ahead, else the ms until one of
- * the window's points is free again. Rejects only when it cannot count (the call then fails closed). */
+/** A window counter: takes one point for `key`; gives 0 when the call may go ahead, else the ms until one of
+ * the window's points is free again. A counter in memory answers at once, one elsewhere (Redis) with a promise,
+ * which rejects only when it cannot count (the call then fails closed). */
 export interface RateCounter {
-  consume(key: string): Promise<number>;
+  consume(key: string): number | Promise<number>;
 }
 
 /** Makes the counter of one rule's window: `points` calls per `perMs`. */
@@ -123,22 +124,77 @@ export function createLimitsPolicy(options: LimitsOptions): Policy | undefined {
    * the same request (the same params object), and one read counts once. */
   const counted = new WeakSet<object>();
 
+  const windowKey = ({ limits, key }: LimitedRule, who: string, call: Call): string =>
+    limits.perTool ? `${key}${who}${field(call.target.name)}` : `${key}${who}`;
+
+  /** Refuses the call when its window is used up (`waitMs` until one of its points is free again). */
+  function checkWindow(call: Call, { rule, limits }: LimitedRule, waitMs: number): void {
+    if (waitMs <= 0) return;
+    const per = limits.perTool ? 'per principal and tool' : 'per principal';
+    refuse(
+      call,
+      'calls',
+      `Rate limit: rule "${rule.name}" allows ${calls(limits.calls!)} per ${formatDuration(limits.per!)} ${per}; retry in ${Math.ceil(waitMs / 1000)} s`,
+      waitMs,
+      rule.name,
+    );
+  }
+
+  /** The windows left once a counter answered with a promise (Redis): awaited one after another, in rule order,
+   * as the synchronous path counts them. */
+  async function countRest(
+    call: Call,
+    rules: readonly LimitedRule[],
+    from: number,
+    answer: Promise<number>,
+    who: string,
+  ): Promise<void> {
+    checkWindow(call, rules[from], await answer);
+    for (let i = from + 1; i < rules.length; i++) {
+      const entry = rules[i];
+      if (entry.counter) checkWindow(call, entry, await entry.counter.consume(windowKey(entry, who, call)));
+    }
+  }
+
+  /** Runs the call; `release` (the slots it holds) runs once when it ends, however it ends. Without slots the
+   * answer of `next` is passed on as it is: no promise of this stage's own. */
+  function proceed<T extends Target>(call: Call<T>, next: Next<T>, release?: () => void): Promise<Result> {
+    let answer: Promise<Result>;
+    try {
+      answer = next(call);
+    } catch (error) {
+      release?.();
+      return Promise.reject(error);
+    }
+    return release ? answer.finally(release) : answer;
+  }
+
   return {
     name: 'limits',
     methods: LIMITED_METHODS,
-    async around<T extends Target>(call: Call<T>, next: Next<T>): Promise<Result> {
-      const rules = applying(call);
+    // Not async: windows counted in memory answer at once, and the call goes on to `next` without a promise of
+    // this stage's own for the counting; only a counter in Redis makes it wait. A refusal is a rejection.
+    around<T extends Target>(call: Call<T>, next: Next<T>): Promise<Result> {
+      let rules: LimitedRule[];
+      let maxUpstream: number | undefined;
+      try {
+        rules = applying(call);
+        maxUpstream = upstreamMax.get(call.target.upstream);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (rules.length === 0 && maxUpstream === undefined) return proceed(call, next);
       const { upstream } = call.target;
-      const maxUpstream = upstreamMax.get(upstream);
-      if (rules.length === 0 && maxUpstream === undefined) return next(call);
-      const who = principalKey(call.principal);
       const held: string[] = [];
       // Each slot taken is given back exactly once: `held` empties as it is released, whatever ends the call.
       const release = () => {
         for (const key of held) give(key);
         held.length = 0;
       };
+      /** Set when a counter answered with a promise: the windows still to count, from that one on. */
+      let rest: Promise<void> | undefined;
       try {
+        const who = principalKey(call.principal);
         // Slots first (in process, synchronous): a call refused for concurrency spends no point of a window.
         if (maxUpstream !== undefined) {
           const key = `u${field(upstream)}`;
@@ -169,30 +225,29 @@ export function createLimitsPolicy(options: LimitsOptions): Policy | undefined {
           recount = counted.has(call.params);
           counted.add(call.params);
         }
-        for (const { rule, limits, counter, key: ruleKey } of rules) {
-          if (!counter || recount) continue;
-          const key = limits.perTool ? `${ruleKey}${who}${field(call.target.name)}` : `${ruleKey}${who}`;
-          const waitMs = await counter.consume(key);
-          if (waitMs > 0) {
-            const per = limits.perTool ? 'per principal and tool' : 'per principal';
-            refuse(
-              call,
-              'calls',
-              `Rate limit: rule "${rule.name}" allows ${calls(limits.calls!)} per ${formatDuration(limits.per!)} ${per}; retry in ${Math.ceil(waitMs / 1000)} s`,
-              waitMs,
-              rule.name,
-            );
+        for (let i = 0; i < rules.length && !recount; i++) {
+          const entry = rules[i];
+          if (!entry.counter) continue;
+          const waitMs = entry.counter.consume(windowKey(entry, who, call));
+          if (typeof waitMs !== 'number') {
+            rest = countRest(call, rules, i, waitMs, who);
+            break;
           }
+          checkWindow(call, entry, waitMs);
         }
       } catch (error) {
         release();
-        throw error;
+        return Promise.reject(error);
       }
-      try {
-        return await next(call);
-      } finally {
-        release();
-      }
+      const holding = held.length > 0 ? release : undefined;
+      if (!rest) return proceed(call, next, holding);
+      return rest.then(
+        () => proceed(call, next, holding),
+        (error: unknown) => {
+          release();
+          throw error;
+        },
+      );
     },
   };
 }

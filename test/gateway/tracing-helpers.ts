@@ -21,6 +21,9 @@ export interface ReceivedSpan {
   status: { code?: number; message?: string };
   events: { name: string; attributes: Record<string, unknown> }[];
   serviceName: unknown;
+  /** OTLP's times (ns since the epoch, as decimal text). */
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
 }
 
 export interface Receiver {
@@ -37,7 +40,11 @@ function attributesOf(list: OtlpAttribute[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const { key, value } of list) {
     const [first] = Object.values(value);
-    out[key] = typeof first === 'string' && 'intValue' in value ? Number(first) : first;
+    if ('arrayValue' in value)
+      out[key] = ((first as { values?: Record<string, unknown>[] }).values ?? []).map(
+        (v) => Object.values(v)[0],
+      );
+    else out[key] = typeof first === 'string' && 'intValue' in value ? Number(first) : first;
   }
   return out;
 }
@@ -69,6 +76,8 @@ export async function startReceiver(): Promise<Receiver> {
               parentSpanId: span.parentSpanId || undefined,
               name: span.name,
               kind: span.kind,
+              startTimeUnixNano: String(span.startTimeUnixNano),
+              endTimeUnixNano: String(span.endTimeUnixNano),
               attributes: attributesOf(span.attributes),
               status: span.status ?? {},
               events: (span.events ?? []).map((e: any) => ({

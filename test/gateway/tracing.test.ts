@@ -2,6 +2,8 @@
 // upstream that records what reaches it, and the SDK's Client: spans by the MCP conventions, W3C trace context
 // passed on to the upstream (headers and `_meta`) and taken from the client (the same two ways), sampling.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { SamplingDecision, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRecordingUpstream, type RecordingUpstream } from '../fixtures/servers/recording-upstream.js';
@@ -35,6 +37,7 @@ function config(receiver: Receiver, upstream: RecordingUpstream, sampling: numbe
     '  default: allow',
     '  rules:',
     '    - { name: no-authorization, deny: { tools: [rec__authorization] } }',
+    `    - { name: no-forbidden-text, deny: { tools: [rec__echo] }, when: "has(args.text) && args.text == 'forbidden'" }`,
     '    - { name: quota, allow: { tools: ["*"] }, limits: { calls: 1000, per: 1m } }',
     '',
   ].join('\n');
@@ -103,7 +106,7 @@ describe('tracing (telemetry.otlp)', () => {
     // The session id is hashed: the raw one the upstream never sees either, but the client knows it.
     expect(server.attributes['mcp.session.id']).toMatch(/^sha256:[\da-f]{12}$/);
 
-    // The upstream's parent is the CLIENT span, itself inside the SERVER span (through the policy stage).
+    // The upstream's parent is the CLIENT span, a child of the SERVER span.
     expect(upstreamSpan.spanId).toBe(parentId);
     expect(upstreamSpan.name).toBe('tools/call echo');
     expect(upstreamSpan.attributes).toMatchObject({
@@ -111,16 +114,15 @@ describe('tracing (telemetry.otlp)', () => {
       'gen_ai.tool.name': 'echo',
       'server.address': '127.0.0.1',
     });
-    const between: string[] = [];
-    for (let id = upstreamSpan.parentSpanId; id !== server.spanId;) {
-      const span = receiver.spans.find((s) => s.spanId === id);
-      expect(span, `span ${id}, parent of ${between.at(-1) ?? 'the upstream span'}`).toBeDefined();
-      expect(span!.kind).toBe(INTERNAL);
-      between.push(span!.name);
-      id = span!.parentSpanId;
-    }
-    // Each policy stage in its own span, from the innermost (next to the upstream call) out.
-    expect(between).toEqual(['policy secrets', 'policy limits']);
+    expect(upstreamSpan.parentSpanId).toBe(server.spanId);
+    // The checks before it, every stage of the call's chain, in one `policy` span beside it: ended before the
+    // upstream call began.
+    const policy = receiver.spans.find((s) => s.parentSpanId === server.spanId && s.name === 'policy');
+    expect(policy, 'the policy span').toBeDefined();
+    expect(policy!.kind).toBe(INTERNAL);
+    expect(policy!.attributes['switchboard.policy.stages']).toEqual(['policy', 'limits', 'secrets']);
+    expect(receiver.spans.filter((s) => s.traceId === server.traceId)).toHaveLength(3);
+    expect(BigInt(policy!.endTimeUnixNano)).toBeLessThanOrEqual(BigInt(upstreamSpan.startTimeUnixNano));
 
     // Names and ids only: the argument's value is in no exported byte.
     expect(receiver.bodies.join('\n')).not.toContain(ARGUMENT);
@@ -185,6 +187,37 @@ describe('tracing (telemetry.otlp)', () => {
     });
   });
 
+  it('a call a stage refuses ends its policy span in error, with the decision as its event, and never goes upstream', async () => {
+    const traceId = 'd'.repeat(32);
+    const client = await connect(gateway.url);
+    const before = upstream.requests.length;
+    try {
+      await expect(
+        client.callTool({
+          name: 'rec__echo',
+          arguments: { text: 'forbidden' },
+          _meta: { traceparent: `00-${traceId}-${CLIENT_SPAN}-01` },
+        }),
+      ).rejects.toThrow(/Forbidden/);
+    } finally {
+      await client.close();
+    }
+    const server = await waitFor(() => serverSpan(receiver, traceId));
+    const policy = await waitFor(() =>
+      receiver.spans.find((s) => s.parentSpanId === server.spanId && s.name === 'policy'),
+    );
+    expect(policy.status.code).toBe(2);
+    expect(policy.events).toContainEqual({
+      name: 'switchboard.policy.decision',
+      attributes: expect.objectContaining({
+        'switchboard.decision.effect': 'deny',
+        'switchboard.decision.rule': 'no-forbidden-text',
+      }),
+    });
+    expect(receiver.spans.filter((s) => s.traceId === traceId && s.kind === CLIENT)).toEqual([]);
+    expect(upstream.requests.slice(before).some((r) => r.body.includes('"tools/call"'))).toBe(false);
+  });
+
   it('the traced gateway did load the OpenTelemetry SDK (the probe the untraced test relies on sees it)', async () => {
     await gateway.stop();
     expect(
@@ -208,6 +241,44 @@ describe('tracing at sampling 0, and off', () => {
       const { headers, meta } = lastUpstreamCall(upstream);
       expect(headers.traceparent).toMatch(/^00-[\da-f]{32}-[\da-f]{16}-00$/);
       expect(meta.traceparent).toBe(headers.traceparent);
+    } finally {
+      await gateway.stop();
+      await upstream.close();
+      await receiver.close();
+    }
+  });
+
+  it('a ratio samples by trace id as the SDK would: each call passed on with the flag the ratio gives its trace id, and exactly the sampled ones exported', async () => {
+    const receiver = await startReceiver();
+    const upstream = await startRecordingUpstream();
+    const gateway = await startGatewayProcess(config(receiver, upstream, 0.5));
+    const ratio = new TraceIdRatioBasedSampler(0.5);
+    try {
+      const client = await connect(gateway.url);
+      for (let i = 0; i < 30; i++) await client.callTool({ name: 'rec__echo', arguments: { text: 'hi' } });
+      await client.close();
+      await gateway.stop();
+      const calls = upstream.requests.filter((r) => r.body.includes('"tools/call"'));
+      expect(calls).toHaveLength(30);
+      const traces = calls.map((r) =>
+        /^00-([\da-f]{32})-[\da-f]{16}-(0[01])$/.exec(String(r.headers.traceparent))!,
+      );
+      // Distinct trace ids, each flagged as the ratio sampler decides on it.
+      expect(new Set(traces.map((t) => t[1])).size).toBe(30);
+      const sampled = traces.filter(
+        (t) => ratio.shouldSample(ROOT_CONTEXT, t[1]).decision === SamplingDecision.RECORD_AND_SAMPLED,
+      );
+      for (const [, traceId, flag] of traces)
+        expect(flag === '01').toBe(sampled.some((t) => t[1] === traceId));
+      // Some of each (30 draws at one half: the odds of all one way are 2 in a billion).
+      expect(sampled.length).toBeGreaterThan(0);
+      expect(sampled.length).toBeLessThan(30);
+      const exported = new Set(
+        receiver.spans
+          .filter((s) => s.kind === SERVER && s.name.startsWith('tools/call'))
+          .map((s) => s.traceId),
+      );
+      expect([...exported].sort()).toEqual(sampled.map((t) => t[1]).sort());
     } finally {
       await gateway.stop();
       await upstream.close();

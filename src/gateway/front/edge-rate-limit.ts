@@ -41,11 +41,15 @@ export async function registerEdgeRateLimit(
   // @fastify/rate-limit's store seam, backed by the same counters as the rules' limits (memory, or Redis with
   // an in-memory fallback), instead of its own Redis store, which has no fallback while Redis is down.
   class EdgeStore {
+    // In memory the count is there at once and `done` is called before incr returns: no promise per request.
     incr(key: string, done: (error: Error | null, result?: { current: number; ttl: number }) => void) {
-      counter.take(key).then(
-        (use) => done(null, { current: use.consumed, ttl: use.msBeforeNext }),
-        (error: Error) => done(error),
-      );
+      const use = counter.take(key);
+      if (use instanceof Promise)
+        use.then(
+          (counted) => done(null, { current: counted.consumed, ttl: counted.msBeforeNext }),
+          (error: Error) => done(error),
+        );
+      else done(null, { current: use.consumed, ttl: use.msBeforeNext });
     }
     child() {
       return this;

@@ -142,7 +142,9 @@ export class RequestHandler implements RouteRunner {
     let failure: GatewayError | undefined;
     for (const observation of observations) {
       try {
-        await observation.end(ended.outcome, ended.error);
+        // Only the audit's end may be waited for: awaiting the others' undefined would cost a turn each.
+        const written = observation.end(ended.outcome, ended.error);
+        if (written) await written;
       } catch (error) {
         failure ??= toGatewayError(error);
       }

@@ -1,52 +1,52 @@
-// Window counters for the rate limits (the rules' `limits:`, the HTTP edge limit): rate-limiter-flexible in this
-// process, or in Redis when `redis:` is configured, so every replica counts against the same window. While Redis
-// is down each replica counts in its own memory (the insurance limiter): limits keep holding, per replica.
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
+// Window counters for the rate limits (the rules' `limits:`, the HTTP edge limit): in this process, counted
+// synchronously, or in Redis when `redis:` is configured (rate-limiter-flexible), so every replica counts against
+// the same window. While Redis is down each replica counts in its own memory (the insurance limiter): limits keep
+// holding, per replica.
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { createLimitsPolicy, type RateCounter } from '../../policy/limits.js';
 import type { Policy } from '../../policy/types.js';
 import type { GatewayConfig } from '../config.js';
+import { MemoryWindows, type WindowUse } from './memory-window.js';
 import type { SharedRedis } from './redis.js';
 
-/** A window's count for one key after taking a point. */
-export interface WindowUse {
-  /** Points taken in the current window, this one included (past the limit, the call is refused). */
-  readonly consumed: number;
-  /** ms until the window ends and its points are free again. */
-  readonly msBeforeNext: number;
-}
+export type { WindowUse } from './memory-window.js';
 
+/** Answers at once when counting in memory; a promise only when the count is asked of Redis. */
 export interface WindowCounter extends RateCounter {
-  take(key: string): Promise<WindowUse>;
+  take(key: string): WindowUse | Promise<WindowUse>;
 }
 
 export type WindowCounters = (window: { readonly points: number; readonly perMs: number }) => WindowCounter;
 
 /**
  * Counters under `namespace` (e.g. `limit:`), in Redis under the configured key prefix when `redis` is given.
- * Memory stays bounded: an entry lives until its window ends, and keys name only principals that authenticated
- * and items that exist (unknown names fail at resolution, before any limit is asked).
+ * Memory stays bounded: an entry lives until its window ends (in this process, at most one window longer while
+ * no call comes), and keys name only principals that authenticated and items that exist (unknown names fail at
+ * resolution, before any limit is asked).
  */
 export function windowCounters(redis: SharedRedis | undefined, namespace: string): WindowCounters {
   return ({ points, perMs }) => {
     // Windows are whole seconds (Redis expires keys in seconds); the schema asks for whole seconds already.
     const duration = Math.max(1, Math.ceil(perMs / 1000));
-    const memory = () => new RateLimiterMemory({ points, duration, keyPrefix: '' });
-    const limiter: RateLimiterAbstract = redis
-      ? new RateLimiterRedis({
-          storeClient: redis.connection(),
-          points,
-          duration,
-          keyPrefix: `${redis.keyPrefix}${namespace}`.replace(/:$/, ''),
-          // Not connected: count in memory at once rather than queue the call behind a reconnect.
-          rejectIfRedisNotReady: true,
-          insuranceLimiter: memory(),
-        })
-      : memory();
+    if (!redis) {
+      const windows = new MemoryWindows(duration * 1000);
+      return {
+        take: (key) => windows.take(key),
+        consume(key) {
+          const use = windows.take(key);
+          return use.consumed > points ? use.msBeforeNext : 0;
+        },
+      };
+    }
+    const limiter = new RateLimiterRedis({
+      storeClient: redis.connection(),
+      points,
+      duration,
+      keyPrefix: `${redis.keyPrefix}${namespace}`.replace(/:$/, ''),
+      // Not connected: count in memory at once rather than queue the call behind a reconnect.
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: new RateLimiterMemory({ points, duration, keyPrefix: '' }),
+    });
     const take = async (key: string): Promise<WindowUse> => {
       let res: RateLimiterRes;
       try {

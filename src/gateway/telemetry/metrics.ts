@@ -9,6 +9,7 @@ import type { DecisionEvent } from '../../policy/decisions.js';
 import type { UpstreamState } from '../../upstreams/pool.js';
 import type { Outcome, RequestObserver } from '../pipeline/observe.js';
 import { ROUTED_METHODS } from '../pipeline/handle.js';
+import { RequestSeries, type RequestLabels } from './request-series.js';
 
 /** The tool label of a tools/call whose name the catalogue does not know (typos, probes, made-up names). */
 export const UNKNOWN_TOOL = '(unknown)';
@@ -48,31 +49,28 @@ export interface MetricsSources {
   tool(name: string): { readonly server: { readonly name: string } } | undefined;
 }
 
-type RequestLabels = { method: string; upstream: string; tool: string };
-
 export class GatewayMetrics {
   readonly registry = new Registry();
   private inFlight = 0;
   /** Each upstream's last state, to tell a restart (down, then ready again) from the first start. */
   private readonly lastState = new Map<string, UpstreamState>();
 
-  private readonly requests = this.counter('switchboard_requests_total', 'Requests handled', [
-    'method',
-    'upstream',
-    'tool',
-  ]);
   private readonly errors = this.counter(
     'switchboard_request_errors_total',
     "Requests answered with an error (the error kind, `upstream_error` for an upstream's own, `isError` for a tool result saying it failed)",
     ['method', 'upstream', 'tool', 'error'],
   );
-  private readonly duration = new Histogram({
-    name: 'switchboard_request_duration_seconds',
-    help: 'Time from a request reaching the pipeline to its answer',
-    labelNames: ['method', 'upstream', 'tool'],
-    buckets: REQUEST_BUCKETS,
-    registers: [this.registry],
-  });
+  /** Requests and their latency, by method, upstream and tool: counted per request without prom-client's
+   * per-call label hashing (request-series.ts). */
+  private readonly requests = new RequestSeries(
+    this.registry,
+    { name: 'switchboard_requests_total', help: 'Requests handled' },
+    {
+      name: 'switchboard_request_duration_seconds',
+      help: 'Time from a request reaching the pipeline to its answer',
+    },
+    REQUEST_BUCKETS,
+  );
   private readonly restarts = this.counter(
     'switchboard_upstream_restarts_total',
     'Times an upstream came back ready after being down',
@@ -149,8 +147,8 @@ export class GatewayMetrics {
         end: (outcome, error) => {
           this.inFlight--;
           const labels = this.labelsOf(request, exchange.connection?.upstream.name);
-          this.requests.inc(labels);
-          this.duration.observe(labels, (performance.now() - started) / 1000);
+          const { method, upstream, tool } = labels;
+          this.requests.observe(method, upstream, tool, (performance.now() - started) / 1000);
           if (outcome !== 'ok' && outcome !== 'cancelled')
             this.errors.inc({ ...labels, error: errorLabel(outcome, error) });
         },

@@ -30,8 +30,9 @@ export interface GatewayTracing {
   /** Starts a SERVER span per request; the request's exchange carries its context (no ambient context). */
   readonly observer: RequestObserver;
   readonly upstream: UpstreamTracer;
-  /** A policy whose `around` runs in a span of its own (decisions made in it become its events). */
-  policy(policy: Policy): Policy;
+  /** The policies with a first stage that opens one `policy` span per sampled call, ended as the call leaves
+   * for its upstream (or is refused): the stages' decisions become its events. */
+  policies(list: readonly Policy[]): Policy[];
   /** Every policy decision, recorded as an event on the current span. */
   readonly decision: DecisionListener;
   /** Remembers the trace context an HTTP request carried in its headers (`traceparent`, `tracestate`), used

@@ -1,14 +1,13 @@
 // The gateway's spans, by the OpenTelemetry MCP semantic conventions: a SERVER span per client request
-// (`tools/call get_weather`) with an `auth` child, an INTERNAL span per policy stage with its decisions as
-// events, and a CLIENT span per upstream request whose W3C trace context rides in `params._meta` (and in the HTTP
-// headers, see upstreams/http-transport.ts). An unsampled request costs one non-recording span and the context
-// passed upstream. Names, ids and outcomes only: never an argument value nor an error's text.
+// (`tools/call get_weather`) with an `auth` child, one INTERNAL `policy` span for the stages' checks with their
+// decisions as events, and a CLIENT span per upstream request whose W3C trace context rides in `params._meta` (and
+// in the HTTP headers, see upstreams/http-transport.ts). An unsampled root request never reaches the SDK: ids of
+// its own and the context passed upstream. Names, ids and outcomes only: never an argument value nor an error's text.
 import {
   defaultTextMapGetter,
   defaultTextMapSetter,
   ROOT_CONTEXT,
   SpanKind,
-  SpanStatusCode,
   trace,
   type Attributes,
   type Context,
@@ -17,28 +16,41 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
-import { GatewayError } from '../../errors.js';
 import type { Policy } from '../../policy/types.js';
 import type { Upstream } from '../../upstreams/pool.js';
 import { hashSessionId } from '../logger.js';
-import type { Outcome } from '../pipeline/observe.js';
 import type { Exchange, Session } from '../session/sessions.js';
 import { bounded } from '../wire/jsonrpc.js';
 import { authSpan, refusedSpan, type AuthTiming } from './tracing-auth.js';
 import type { GatewayTracing, UpstreamSpan } from './tracing-hooks.js';
+import { unsampledRoot, type PooledIds } from './trace-ids.js';
+import {
+  attributesOf,
+  described,
+  metaWithout,
+  recordError,
+  recordOutcome,
+  toolError,
+  unsampledHop,
+  type Carrier,
+} from './span-details.js';
 
 /** The auth hook's times, carried on the request's headers object, then on the message it brought: a symbol
  * property (invisible to JSON and to header iteration), not a WeakMap, which costs the GC per entry. */
 const AUTH = Symbol('switchboard.auth');
 type Noted = { [AUTH]?: AuthTiming };
 
-/** A trace context as W3C names it: what a client sends and what the gateway passes on. */
-type Carrier = { traceparent?: unknown; tracestate?: unknown };
+/** How root requests are sampled: the ids every span takes, and the configured ratio's decision on a trace id. */
+export interface RootSampling {
+  readonly ids: PooledIds;
+  sampled(traceId: string): boolean;
+}
 
 export function createTracing(
   tracer: Tracer,
   propagator: TextMapPropagator,
   flush: () => Promise<void>,
+  roots: RootSampling,
 ): GatewayTracing {
   /** Trace context from HTTP headers, by the message it came with (the observer sees the message only). */
   const fromHeaders = new WeakMap<JSONRPCRequest, Carrier>();
@@ -51,6 +63,18 @@ export function createTracing(
   /** The context a sampled request's next span starts in (its server span, or the policy stage running now):
    * carried by the exchange, since no context manager tracks it (explicit-context.ts). */
   const current = new WeakMap<Exchange, Context>();
+
+  /** A sampled request's policy span while its checks run, and the context to go back to when they end. */
+  const checking = new WeakMap<Exchange, { span: Span; parent: Context }>();
+  /** Ends the request's policy span, if one is open: on the way upstream, or when a stage ended the call. */
+  const checked = (exchange: Exchange, error?: unknown) => {
+    const open = checking.get(exchange);
+    if (!open) return;
+    checking.delete(exchange);
+    current.set(exchange, open.parent);
+    if (error !== undefined) recordError(open.span, error);
+    open.span.end();
+  };
 
   const sessionHash = (session: Session) => {
     let hash = hashed.get(session);
@@ -66,14 +90,24 @@ export function createTracing(
         // The MCP conventions carry trace context in `_meta`; an HTTP client's headers are the fallback.
         const carrier: Carrier | undefined =
           typeof meta?.traceparent === 'string' ? meta : fromHeaders.get(request);
-        const parent = carrier
-          ? propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter)
-          : ROOT_CONTEXT;
+        let parent = ROOT_CONTEXT;
+        if (carrier) parent = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+        else {
+          // A root request (the usual case): the ratio decides on a trace id drawn here, and an unsampled one
+          // never reaches the SDK. A sampled one's span takes that very id, so the decision is the SDK's own.
+          const traceId = roots.ids.generateTraceId();
+          if (!roots.sampled(traceId)) {
+            serverSpans.set(exchange, unsampledRoot(roots.ids, traceId));
+            return undefined;
+          }
+          roots.ids.presetTraceId(traceId);
+        }
         const method = bounded(request.method);
         const auth = (request as Noted)[AUTH];
         // Sampling is decided here, once, on the parent and the trace id alone: the name and attributes are
         // only built for a span that records. The span starts when authentication did, so it holds its child.
         const span = tracer.startSpan(method, { kind: SpanKind.SERVER, startTime: auth?.start }, parent);
+        roots.ids.presetTraceId(undefined);
         serverSpans.set(exchange, span);
         // Not sampled: no context switch, no stage spans, nothing to end. The upstream hop still passes this
         // span's (unsampled) context on, found through the exchange.
@@ -97,12 +131,14 @@ export function createTracing(
     },
 
     upstream(exchange, upstream, method, params): UpstreamSpan {
+      // The checks are done once the call leaves for its upstream: its span is the policy span's sibling.
+      checked(exchange);
+      const server = serverSpans.get(exchange);
+      if (current.get(exchange) === undefined && server && !server.isRecording())
+        return unsampledHop(server, params);
       let parent = current.get(exchange) ?? ROOT_CONTEXT;
-      if (trace.getSpan(parent) === undefined) {
-        // An unsampled request has no context of its own: its SERVER span is the hop's parent.
-        const server = serverSpans.get(exchange);
-        if (server) parent = trace.setSpan(ROOT_CONTEXT, server);
-      }
+      // A request the observer did not begin has no context of its own: its SERVER span, if any, is the parent.
+      if (trace.getSpan(parent) === undefined && server) parent = trace.setSpan(ROOT_CONTEXT, server);
       let span: Span | undefined;
       let hop = parent;
       // An unsampled request still passes its (unsampled) context on, but records no span for the hop.
@@ -112,12 +148,7 @@ export function createTracing(
         span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
         hop = trace.setSpan(parent, span);
       }
-      // The client's own trace context stops here (the upstream's parent is this hop); the rest is kept.
-      const meta: Carrier & Record<string, unknown> = {};
-      const given = params._meta as Record<string, unknown> | undefined;
-      if (given && typeof given === 'object')
-        for (const key of Object.keys(given))
-          if (key !== 'traceparent' && key !== 'tracestate') meta[key] = given[key];
+      const meta = metaWithout(params);
       propagator.inject(hop, meta, defaultTextMapSetter);
       return {
         params: { ...params, _meta: meta },
@@ -131,37 +162,51 @@ export function createTracing(
       };
     },
 
-    policy(policy: Policy): Policy {
-      const around = policy.around?.bind(policy);
-      if (!around) return policy;
-      const name = `policy ${policy.name}`;
-      const attributes = { 'switchboard.policy': policy.name };
-      // Everything else (visible, viewKey, methods) is the policy's own, through the prototype.
-      const traced: Policy = Object.create(policy);
-      return Object.assign(traced, {
-        around: ((call, next) => {
+    policies(list: readonly Policy[]): Policy[] {
+      const staged = list.filter((policy) => policy.around);
+      if (staged.length === 0) return [...list];
+      // One span for the checks a call passes before it leaves for its upstream, whatever the number of stages:
+      // a sampled call costs four spans (server, auth, policy, upstream), not one more per stage.
+      const methods = staged.some((p) => !p.methods)
+        ? undefined
+        : [...new Set(staged.flatMap((p) => p.methods!))];
+      const stagesOf = new Map<string, string[]>();
+      const stageNames = (method: string) => {
+        let names = stagesOf.get(method);
+        if (!names) {
+          names = staged.filter((p) => !p.methods || p.methods.includes(method)).map((p) => p.name);
+          stagesOf.set(method, names);
+        }
+        return names;
+      };
+      const opening: Policy = {
+        name: 'tracing',
+        ...(methods ? { methods } : {}),
+        around(call, next) {
           const exchange = (call as { exchange?: Exchange }).exchange;
           const parent = exchange && current.get(exchange);
-          if (!parent || !trace.getSpan(parent)?.isRecording()) return around(call, next);
-          const span = tracer.startSpan(name, { attributes }, parent);
-          // The stages of one call run nested, one at a time: this stage is the context of the ones inside it.
+          if (!parent || !trace.getSpan(parent)?.isRecording()) return next(call);
+          const span = tracer.startSpan(
+            'policy',
+            { attributes: { 'switchboard.policy.stages': stageNames(call.method) } },
+            parent,
+          );
+          // The stages' decisions become this span's events until the call leaves for its upstream.
           current.set(exchange!, trace.setSpan(parent, span));
-          const done = () => current.set(exchange!, parent);
-          return Promise.resolve(around(call, next)).then(
+          checking.set(exchange!, { span, parent });
+          return next(call).then(
             (result) => {
-              done();
-              span.end();
+              checked(exchange!);
               return result;
             },
             (error: unknown) => {
-              done();
-              recordError(span, error);
-              span.end();
+              checked(exchange!, error);
               throw error;
             },
           );
-        }) as Policy['around'],
-      });
+        },
+      };
+      return [opening, ...list];
     },
 
     decision(event, where) {
@@ -205,63 +250,4 @@ export function createTracing(
 
     flush,
   };
-}
-
-/** The span name and attributes of an MCP request: `{method} {target}` where the target is a tool or prompt
- * name; a resource URI is an attribute only (it would make span names unbounded). */
-function described(method: string, params: Record<string, any> | undefined) {
-  const attributes: Attributes = { 'mcp.method.name': method };
-  const name = typeof params?.name === 'string' ? bounded(params.name) : undefined;
-  if (method === 'tools/call' && name !== undefined) {
-    attributes['gen_ai.tool.name'] = name;
-    attributes['gen_ai.operation.name'] = 'execute_tool';
-    return { name: `${method} ${name}`, attributes };
-  }
-  if (method === 'prompts/get' && name !== undefined) {
-    attributes['gen_ai.prompt.name'] = name;
-    return { name: `${method} ${name}`, attributes };
-  }
-  if (typeof params?.uri === 'string') attributes['mcp.resource.uri'] = bounded(params.uri);
-  return { name: method, attributes };
-}
-
-function attributesOf(upstream: Upstream, cache: WeakMap<Upstream, Attributes>): Attributes {
-  let attributes = cache.get(upstream);
-  if (attributes) return attributes;
-  attributes = { 'switchboard.upstream': upstream.name };
-  const { spec } = upstream.options;
-  if (spec.kind === 'http') {
-    const url = new URL(spec.url);
-    attributes['network.transport'] = 'tcp';
-    attributes['server.address'] = url.hostname;
-    attributes['server.port'] = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
-  } else if (spec.kind === 'stdio') {
-    attributes['network.transport'] = 'pipe';
-  }
-  cache.set(upstream, attributes);
-  return attributes;
-}
-
-function recordOutcome(span: Span, outcome: Outcome, error?: GatewayError): void {
-  if (outcome === 'ok') return;
-  if (outcome === 'isError') return toolError(span);
-  if (outcome === 'cancelled') {
-    span.setAttribute('error.type', 'cancelled');
-    return;
-  }
-  span.setAttributes({ 'error.type': String(outcome), 'rpc.jsonrpc.error_code': outcome });
-  // The kind, not the message: a message may quote what the client sent.
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error?.kind });
-}
-
-function toolError(span: Span): void {
-  span.setAttribute('error.type', 'tool_error');
-  span.setStatus({ code: SpanStatusCode.ERROR, message: 'tool_error' });
-}
-
-function recordError(span: Span, error: unknown): void {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  const type = error instanceof GatewayError ? error.kind : typeof code === 'number' ? String(code) : 'error';
-  span.setAttribute('error.type', type);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: type });
 }

@@ -1,16 +1,18 @@
 // Starts OpenTelemetry tracing: the NodeSDK with an OTLP/HTTP (JSON) span exporter, a ParentBased(TraceIdRatio)
 // sampler and the W3C trace context propagator, then installs the gateway's span hooks. Imported (dynamically)
 // only when `telemetry.otlp` is configured, before the rest of the gateway is loaded (cli.ts).
-import { trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { core, NodeSDK } from '@opentelemetry/sdk-node';
 import { ExplicitContextManager } from './explicit-context.js';
 import {
   BatchSpanProcessor,
   ParentBasedSampler,
+  SamplingDecision,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 import type { TelemetryConfig } from '../config-telemetry.js';
+import { PooledIds } from './trace-ids.js';
 import { installTracing, type GatewayTracing } from './tracing-hooks.js';
 import { createTracing } from './tracing-spans.js';
 
@@ -31,10 +33,13 @@ export function startTracing(telemetry: TelemetryConfig, version: string): Gatew
   const processor = new BatchSpanProcessor(exporter);
   // Only traceparent and tracestate cross hops: baggage could carry what a client should not hand upstream.
   const propagator = new core.W3CTraceContextPropagator();
+  const ids = new PooledIds();
+  const ratio = new TraceIdRatioBasedSampler(telemetry.sampling);
   const sdk = new NodeSDK({
     serviceName: telemetry.serviceName ?? 'switchboard',
     spanProcessors: [processor],
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(telemetry.sampling) }),
+    sampler: new ParentBasedSampler({ root: ratio }),
+    idGenerator: ids,
     textMapPropagator: propagator,
     // Traces only: without these the SDK would also export metrics and logs to a default OTLP endpoint.
     metricReaders: [],
@@ -49,7 +54,13 @@ export function startTracing(telemetry: TelemetryConfig, version: string): Gatew
       processor.forceFlush(),
       new Promise<void>((resolve) => setTimeout(resolve, FLUSH_TIMEOUT_MS).unref()),
     ]);
-  const tracing = createTracing(trace.getTracer('switchboard', version), propagator, flush);
+  // The gateway decides a root request's sampling itself, with the same ratio sampler on the same trace id.
+  const sampled = (traceId: string) =>
+    ratio.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED;
+  const tracing = createTracing(trace.getTracer('switchboard', version), propagator, flush, {
+    ids,
+    sampled,
+  });
   installTracing(tracing);
   return tracing;
 }

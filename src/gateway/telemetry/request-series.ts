@@ -1,0 +1,100 @@
+// The per-request counter and latency histogram, counted in plain numbers per series and handed to the Prometheus
+// registry as two metrics it formats at scrape time: a request costs one Map lookup and a few additions, where
+// prom-client's own inc/observe hash and validate the label set on every call.
+import type { Registry } from 'prom-client';
+
+export type RequestLabels = { readonly method: string; readonly upstream: string; readonly tool: string };
+
+interface Series {
+  readonly labels: RequestLabels;
+  count: number;
+  sum: number;
+  /** Observations per bucket (not cumulative): index i counts values <= bounds[i] and > bounds[i-1]. */
+  readonly buckets: number[];
+}
+
+/** What the registry asks of a metric: its name, help, type, and its values when scraped. */
+interface Exposed {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'histogram';
+  readonly aggregator: 'sum';
+  get(): { name: string; help: string; type: string; aggregator: 'sum'; values: unknown[] };
+}
+
+export class RequestSeries {
+  private readonly series = new Map<string, Series>();
+  private readonly histogramName: string;
+
+  constructor(
+    registry: Registry,
+    counter: { name: string; help: string },
+    histogram: { name: string; help: string },
+    private readonly bounds: readonly number[],
+  ) {
+    this.histogramName = histogram.name;
+    const counted: Exposed = {
+      ...counter,
+      type: 'counter',
+      aggregator: 'sum',
+      get: () => ({
+        ...counted,
+        values: [...this.series.values()].map((s) => ({ labels: s.labels, value: s.count })),
+      }),
+    };
+    const timed: Exposed = {
+      ...histogram,
+      type: 'histogram',
+      aggregator: 'sum',
+      get: () => ({ ...timed, values: [...this.series.values()].flatMap((s) => this.histogramValues(s)) }),
+    };
+    // prom-client formats any object with get(); its own metric classes are one kind of such object.
+    registry.registerMetric(counted as never);
+    registry.registerMetric(timed as never);
+  }
+
+  /** One request with these labels took `seconds`. */
+  observe(method: string, upstream: string, tool: string, seconds: number): void {
+    const key = `${method}\n${upstream}\n${tool}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      series = { labels: { method, upstream, tool }, count: 0, sum: 0, buckets: this.bounds.map(() => 0) };
+      this.series.set(key, series);
+    }
+    series.count++;
+    series.sum += seconds;
+    const { bounds } = this;
+    for (let i = 0; i < bounds.length; i++)
+      if (seconds <= bounds[i]) {
+        series.buckets[i]++;
+        break;
+      }
+  }
+
+  /** Prometheus histogram samples as prom-client's own histogram gives them: cumulative `_bucket`s by `le` (then
+   * +Inf), `_sum` and `_count`, the series' labels shared by all of them. */
+  private histogramValues(series: Series): unknown[] {
+    const name = this.histogramName;
+    const shared = series.labels;
+    const out: unknown[] = [];
+    let cumulative = 0;
+    this.bounds.forEach((bound, i) => {
+      cumulative += series.buckets[i];
+      out.push({
+        metricName: `${name}_bucket`,
+        labels: { le: bound },
+        sharedLabels: shared,
+        value: cumulative,
+      });
+    });
+    out.push({
+      metricName: `${name}_bucket`,
+      labels: { le: '+Inf' },
+      sharedLabels: shared,
+      value: series.count,
+    });
+    out.push({ metricName: `${name}_sum`, labels: {}, sharedLabels: shared, value: series.sum });
+    out.push({ metricName: `${name}_count`, labels: {}, sharedLabels: shared, value: series.count });
+    return out;
+  }
+}

@@ -28,15 +28,11 @@ export function windowCounters(redis: SharedRedis | undefined, namespace: string
   return ({ points, perMs }) => {
     // Windows are whole seconds (Redis expires keys in seconds); the schema asks for whole seconds already.
     const duration = Math.max(1, Math.ceil(perMs / 1000));
+    /** What `consume` answers: 0 within the window's points, else the wait until they are free again. */
+    const waitOf = (use: WindowUse) => (use.consumed > points ? use.msBeforeNext : 0);
     if (!redis) {
       const windows = new MemoryWindows(duration * 1000);
-      return {
-        take: (key) => windows.take(key),
-        consume(key) {
-          const use = windows.take(key);
-          return use.consumed > points ? use.msBeforeNext : 0;
-        },
-      };
+      return { take: (key) => windows.take(key), consume: (key) => waitOf(windows.take(key)) };
     }
     const limiter = new RateLimiterRedis({
       storeClient: redis.connection(),
@@ -60,10 +56,7 @@ export function windowCounters(redis: SharedRedis | undefined, namespace: string
     };
     return {
       take,
-      async consume(key) {
-        const use = await take(key);
-        return use.consumed > points ? use.msBeforeNext : 0;
-      },
+      consume: (key) => take(key).then(waitOf),
     };
   };
 }

@@ -24,13 +24,15 @@ export function metaWithout(params: Record<string, any>): Carrier & Record<strin
 
 const NOTHING_TO_END = () => {};
 
-/** An unsampled request's hop: no span, and its SERVER span's context passed on as W3C writes it (what the
- * propagator would inject, without building a context for it). */
-export function unsampledHop(server: Span, params: Record<string, any>): UpstreamSpan {
-  const { traceId, spanId, traceFlags, traceState } = server.spanContext();
+/** An unsampled request's hop: no span, and its SERVER span's context (if it has one) passed on as W3C writes
+ * it (what the propagator would inject, without building a context for it). */
+export function unsampledHop(server: Span | undefined, params: Record<string, any>): UpstreamSpan {
   const meta = metaWithout(params);
-  meta.traceparent = `00-${traceId}-${spanId}-0${Number(traceFlags & TraceFlags.SAMPLED).toString(16)}`;
-  if (traceState) meta.tracestate = traceState.serialize();
+  if (server) {
+    const { traceId, spanId, traceFlags, traceState } = server.spanContext();
+    meta.traceparent = `00-${traceId}-${spanId}-0${Number(traceFlags & TraceFlags.SAMPLED).toString(16)}`;
+    if (traceState) meta.tracestate = traceState.serialize();
+  }
   return { params: { ...params, _meta: meta }, end: NOTHING_TO_END };
 }
 

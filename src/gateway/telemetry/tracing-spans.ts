@@ -133,21 +133,14 @@ export function createTracing(
     upstream(exchange, upstream, method, params): UpstreamSpan {
       // The checks are done once the call leaves for its upstream: its span is the policy span's sibling.
       checked(exchange);
-      const server = serverSpans.get(exchange);
-      if (current.get(exchange) === undefined && server && !server.isRecording())
-        return unsampledHop(server, params);
-      let parent = current.get(exchange) ?? ROOT_CONTEXT;
-      // A request the observer did not begin has no context of its own: its SERVER span, if any, is the parent.
-      if (trace.getSpan(parent) === undefined && server) parent = trace.setSpan(ROOT_CONTEXT, server);
-      let span: Span | undefined;
-      let hop = parent;
-      // An unsampled request still passes its (unsampled) context on, but records no span for the hop.
-      if (trace.getSpan(parent)?.isRecording()) {
-        const { name, attributes } = described(method, params);
-        Object.assign(attributes, attributesOf(upstream, upstreamAttributes));
-        span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
-        hop = trace.setSpan(parent, span);
-      }
+      // Only a sampled request has a current context: any other passes its SERVER span's (unsampled) context
+      // on, if it has one, and records no span for the hop.
+      const parent = current.get(exchange);
+      if (parent === undefined) return unsampledHop(serverSpans.get(exchange), params);
+      const { name, attributes } = described(method, params);
+      Object.assign(attributes, attributesOf(upstream, upstreamAttributes));
+      let span: Span | undefined = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+      const hop = trace.setSpan(parent, span);
       const meta = metaWithout(params);
       propagator.inject(hop, meta, defaultTextMapSetter);
       return {
@@ -184,8 +177,9 @@ export function createTracing(
         ...(methods ? { methods } : {}),
         around(call, next) {
           const exchange = (call as { exchange?: Exchange }).exchange;
+          // Only a sampled request has a current context (its SERVER span's).
           const parent = exchange && current.get(exchange);
-          if (!parent || !trace.getSpan(parent)?.isRecording()) return next(call);
+          if (!parent) return next(call);
           const span = tracer.startSpan(
             'policy',
             { attributes: { 'switchboard.policy.stages': stageNames(call.method) } },

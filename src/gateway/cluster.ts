@@ -7,7 +7,7 @@ import type { GatewayConfig } from './config.js';
 import type { Forwarder } from './pipeline/forward.js';
 import { routeRequest, type RouteRunner } from './pipeline/routes.js';
 import { ClusterSessions } from './session/cluster-sessions.js';
-import { handleNotification } from './session/lifecycle.js';
+import { followLevel, handleNotification } from './session/lifecycle.js';
 import { ScopedRelay } from './session/scoped-relay.js';
 import type { TaskBook } from './session/tasks.js';
 import type { Exchange, Session, SessionRegistry } from './session/sessions.js';
@@ -24,27 +24,31 @@ export function shareSessions(
   sessions: SessionRegistry,
   log: Logger,
   upstream: (name: string) => Upstream | undefined,
-  handler: RouteRunner,
+  handler: RouteRunner & { readonly deps: { readonly upstreams: readonly Upstream[] } },
   forwarder: Forwarder,
   tasks: TaskBook,
 ): ClusterSessions {
   const ttlMs = config.sessions.idleTimeout > 0 ? config.sessions.idleTimeout : NO_EXPIRY_TTL_MS;
   const bus = new ClusterBus(redis, log);
+  // What this replica runs for a session on another's word: an exchange of its own, answered to nobody.
+  const exchangeFor = (session: Session, requestId: string): Exchange => ({
+    session,
+    principal: session.principal,
+    requestId,
+    controller: new AbortController(),
+    related: { send: () => false },
+  });
   const cluster = new ClusterSessions(bus, new SessionDirectory(redis, ttlMs), sessions, log, ttlMs, {
     notification: (session: Session, notification: JSONRPCNotification) =>
       handleNotification(upstream, session, notification),
     unsubscribe: (session: Session, uri: string) => {
-      const exchange: Exchange = {
-        session,
-        principal: session.principal,
-        requestId: `unsubscribe:${uri}`,
-        controller: new AbortController(),
-        related: { send: () => false },
-      };
+      const exchange = exchangeFor(session, `unsubscribe:${uri}`);
       routeRequest(handler, exchange, 'resources/unsubscribe', { uri }).catch((error: Error) =>
         log.debug({ err: error.message }, 'a relayed unsubscribe failed'),
       );
     },
+    level: (session: Session) =>
+      void followLevel(handler.deps.upstreams, sessions, forwarder, exchangeFor(session, 'setLevel:relayed')),
   });
   const relay = new ScopedRelay(bus, redis, ttlMs, log, {
     session: (id) => sessions.get(id) ?? cluster.find(id),

@@ -228,11 +228,11 @@ async function openStream(edge: Edge, request: FastifyRequest, reply: FastifyRep
     close: () => raw.end(),
   };
   session.outlet = outlet;
-  void runtime.cluster?.streamOpened(session);
+  void runtime.cluster?.streamOpened(session, outlet);
   const close = () => {
     if (session.outlet === outlet) {
       session.outlet = undefined;
-      void runtime.cluster?.streamClosed(session);
+      void runtime.cluster?.streamClosed(session, outlet);
     }
     session.lastSeen = Date.now();
   };

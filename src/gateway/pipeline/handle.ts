@@ -217,7 +217,8 @@ export class RequestHandler implements RouteRunner {
       case 'logging/setLevel': {
         const level = stringParam(params, 'level', method) as LoggingLevel;
         const value = await setLevel(upstreams, sessions, forwarder, exchange, level);
-        this.deps.sharing?.levelSet(exchange.session, level);
+        // Awaited: the client's next request may reach another replica, which must filter by this level.
+        await this.deps.sharing?.levelSet(exchange.session, level);
         return { value };
       }
       case 'tasks/list': {

@@ -11,9 +11,11 @@ import type { Logger } from 'pino';
 import type { BusMessage, ClusterBus } from '../stores/cluster-bus.js';
 import type { SessionDirectory } from '../stores/session-directory.js';
 import { handleResponse } from './ask-client.js';
+import { levelIndex } from './lifecycle.js';
 import { GatewayError } from '../../errors.js';
 import type { Result } from '../../policy/types.js';
 import type { ScopedRelay } from './scoped-relay.js';
+import { StreamClaims } from './stream-claims.js';
 import type { Exchange, Outlet, Session, SessionRegistry, SessionSharing } from './sessions.js';
 
 /** What this replica does with a relayed message once it has the session's local copy. */
@@ -22,6 +24,8 @@ export interface ClusterHooks {
   notification(session: Session, notification: JSONRPCNotification): void;
   /** An unsubscribe that arrived at another replica, for a subscription this replica's upstream holds. */
   unsubscribe(session: Session, uri: string): void;
+  /** A log level set through another replica (already the session's): this replica's shared upstreams follow. */
+  level(session: Session): void;
 }
 
 /** Separates the replica from the number in the ids of server-to-client requests (`<replica>~<n>`). */
@@ -33,6 +37,7 @@ export class ClusterSessions implements SessionSharing {
   private readonly loading = new Map<string, Promise<Session | undefined>>();
   private readonly touchEveryMs: number;
   private reaper?: NodeJS.Timeout;
+  private readonly streams: StreamClaims;
   /** Relays whole requests (task requests) to the replica that can answer them; set by the wiring. */
   relay?: ScopedRelay;
 
@@ -45,6 +50,7 @@ export class ClusterSessions implements SessionSharing {
     private readonly hooks: ClusterHooks,
   ) {
     this.touchEveryMs = ttlMs / 4;
+    this.streams = new StreamClaims(bus, directory, (id, owner) => this.remoteOutlet(id, owner));
     const local = (message: BusMessage) =>
       typeof message.id === 'string' ? this.sessions.get(message.id) : undefined;
     bus.on('out', (m) => {
@@ -61,11 +67,14 @@ export class ClusterSessions implements SessionSharing {
     });
     bus.on('level', (m) => {
       const session = local(m);
-      if (session) session.logLevel = m.level as LoggingLevel;
+      if (!session || levelIndex(m.level as LoggingLevel) === -1) return;
+      session.logLevel = m.level as LoggingLevel;
+      hooks.level(session);
     });
     bus.on('stream', (m) => {
       const session = local(m);
-      if (session) this.streamMoved(session, typeof m.owner === 'string' ? m.owner : undefined);
+      if (session && typeof m.claim === 'number')
+        this.streams.heard(session, typeof m.owner === 'string' ? m.owner : null, m.claim);
     });
     bus.on('closed', (m) => {
       const session = local(m);
@@ -131,20 +140,18 @@ export class ClusterSessions implements SessionSharing {
 
   /** DELETE: the session ends on every replica. */
   ended(session: Session): Promise<unknown> {
-    this.bus.broadcast({ t: 'closed', id: session.id });
+    void this.bus.broadcast({ t: 'closed', id: session.id });
     return this.directory.remove(session.id).catch(() => {});
   }
 
   /** This replica opened the session's GET stream: the others send its messages here, and end theirs. */
-  async streamOpened(session: Session): Promise<void> {
-    await this.directory.holdStream(session.id, this.bus.replica).catch(() => {});
-    this.bus.broadcast({ t: 'stream', id: session.id, owner: this.bus.replica });
+  streamOpened(session: Session, outlet: Outlet): Promise<void> {
+    return this.streams.opened(session, outlet);
   }
 
   /** The GET stream here ended: unless another replica has taken over meanwhile, nobody holds one now. */
-  async streamClosed(session: Session): Promise<void> {
-    const released = await this.directory.releaseStream(session.id, this.bus.replica).catch(() => 0);
-    if (released === 1) this.bus.broadcast({ t: 'stream', id: session.id, owner: null });
+  streamClosed(session: Session, outlet: Outlet): Promise<void> {
+    return this.streams.closed(session, outlet);
   }
 
   /**
@@ -161,12 +168,15 @@ export class ClusterSessions implements SessionSharing {
   /** A client notification: every replica that runs something for this session may need it. */
   notified(session: Session, notification: JSONRPCNotification): void {
     if (notification.method === 'notifications/initialized') return;
-    this.bus.broadcast({ t: 'note', id: session.id, m: notification });
+    void this.bus.broadcast({ t: 'note', id: session.id, m: notification });
   }
 
-  levelSet(session: Session, level: LoggingLevel): void {
-    this.directory.setLevel(session.id, level).catch(() => {});
-    this.bus.broadcast({ t: 'level', id: session.id, level });
+  /** Answered once Redis has passed the level on: the client's next request finds it on any replica. */
+  async levelSet(session: Session, level: LoggingLevel): Promise<void> {
+    await Promise.all([
+      this.directory.setLevel(session.id, level).catch(() => {}),
+      this.bus.broadcast({ t: 'level', id: session.id, level }),
+    ]);
   }
 
   /** A subscription this replica's upstream holds (or no longer holds). */
@@ -176,7 +186,7 @@ export class ClusterSessions implements SessionSharing {
 
   /** An unsubscribe for a subscription another replica holds: that replica tells its upstream. */
   unsubscribeElsewhere(session: Session, uri: string): void {
-    this.bus.broadcast({ t: 'unsub', id: session.id, uri });
+    void this.bus.broadcast({ t: 'unsub', id: session.id, uri });
   }
 
   taskCreated(session: Session, taskId: string): void {
@@ -236,20 +246,8 @@ export class ClusterSessions implements SessionSharing {
     session.idPrefix = this.bus.replica + ID_MARK;
     session.touchedAt = Date.now();
     if (record.logLevel) session.logLevel = record.logLevel;
-    if (record.stream && record.stream !== this.bus.replica)
-      session.outlet = this.remoteOutlet(id, record.stream);
+    this.streams.adopt(session, record.stream, record.streamClaim);
     return session;
-  }
-
-  private streamMoved(session: Session, owner: string | undefined): void {
-    const current = session.outlet;
-    if (current && !current.remote) {
-      // This replica's stream is superseded: ending it lets the client's old connection go.
-      if (owner === undefined) return;
-      session.outlet = undefined;
-      current.close?.();
-    }
-    session.outlet = owner && owner !== this.bus.replica ? this.remoteOutlet(session.id, owner) : undefined;
   }
 
   /** The session's stream on another replica: messages go there over the bus. */

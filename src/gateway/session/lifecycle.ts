@@ -98,15 +98,38 @@ export async function setLevel(
   await Promise.all(
     upstreams
       .filter((u) => u.state === 'ready' && u.capabilities?.logging)
-      .map(async (upstream) => {
-        const target = upstream.options.scope === 'shared' ? sharedLevel : level;
-        const sub = { ...exchange, controller: new AbortController(), connection: undefined };
-        await forwarder
-          .value(sub, upstream, 'logging/setLevel', { level: target })
-          .catch((error) => upstream.log.warn({ error: String(error) }, 'logging/setLevel failed'));
-      }),
+      .map((upstream) =>
+        tellLevel(forwarder, exchange, upstream, upstream.options.scope === 'shared' ? sharedLevel : level),
+      ),
   );
   return {};
+}
+
+/**
+ * A level set through another replica (`redis:`, the session's copy already has it): this replica's shared
+ * upstreams run at the most verbose level its sessions now ask for. A `scope: session` upstream was told by the
+ * replica that set it (its calls reach the one connection wherever it runs).
+ */
+export async function followLevel(
+  upstreams: readonly Upstream[],
+  sessions: SessionRegistry,
+  forwarder: Forwarder,
+  exchange: Exchange,
+): Promise<void> {
+  const sharedLevel = mostVerboseLevel(sessions);
+  if (sharedLevel === undefined) return;
+  await Promise.all(
+    upstreams
+      .filter((u) => u.state === 'ready' && u.capabilities?.logging && u.options.scope === 'shared')
+      .map((upstream) => tellLevel(forwarder, exchange, upstream, sharedLevel)),
+  );
+}
+
+function tellLevel(forwarder: Forwarder, exchange: Exchange, upstream: Upstream, level: LoggingLevel) {
+  const sub = { ...exchange, controller: new AbortController(), connection: undefined };
+  return forwarder
+    .value(sub, upstream, 'logging/setLevel', { level })
+    .catch((error) => upstream.log.warn({ error: String(error) }, 'logging/setLevel failed'));
 }
 
 /** The most verbose level any session asked for: what a shared upstream is set to. */

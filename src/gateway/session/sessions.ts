@@ -24,7 +24,8 @@ export interface Outlet {
 
 /** What the pipeline tells the other replicas of changes to a session they may hold copies of (`redis:`). */
 export interface SessionSharing {
-  levelSet(session: Session, level: LoggingLevel): void;
+  /** Settles once the other replicas can know of it. */
+  levelSet(session: Session, level: LoggingLevel): Promise<void>;
   /** A subscription this replica's upstream now holds (or no longer holds). */
   subscribed(session: Session, uri: string, on: boolean): void;
   /** An unsubscribe for a subscription this replica does not hold: the replica that holds it tells its upstream. */

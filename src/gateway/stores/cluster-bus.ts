@@ -75,12 +75,12 @@ export class ClusterBus {
 
   /** To one replica (fire and forget: a replica that is gone loses it, as its clients lost their streams). */
   send(replica: string, message: BusMessage): void {
-    this.publish(`${this.redis.keyPrefix}bus:${replica}`, message);
+    void this.publish(`${this.redis.keyPrefix}bus:${replica}`, message);
   }
 
-  /** To every other replica. */
-  broadcast(message: BusMessage): void {
-    this.publish(this.everyone, message);
+  /** To every other replica; settles once Redis has handed the message on (or could not: it is logged). */
+  broadcast(message: BusMessage): Promise<void> {
+    return this.publish(this.everyone, message);
   }
 
   /** Whether a replica's heartbeat is current (false too when Redis cannot say). */
@@ -105,13 +105,15 @@ export class ClusterBus {
     if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
   }
 
-  private publish(channel: string, message: BusMessage): void {
+  private publish(channel: string, message: BusMessage): Promise<void> {
     const text = JSON.stringify({ ...message, from: this.replica });
-    this.redis
+    return this.redis
       .connection()
       .publish(channel, text)
-      .catch((error: Error) =>
-        this.log.debug({ err: error.message, kind: message.t }, 'redis bus: publish failed'),
+      .then(
+        () => {},
+        (error: Error) =>
+          this.log.debug({ err: error.message, kind: message.t }, 'redis bus: publish failed'),
       );
   }
 

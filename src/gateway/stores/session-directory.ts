@@ -13,10 +13,18 @@ export interface SessionRecord {
   readonly logLevel?: LoggingLevel;
   /** The replica holding the session's GET stream, if any. */
   readonly stream?: string;
+  /** The claim number of the newest stream (each GET stream opened anywhere takes the next one). */
+  readonly streamClaim?: number;
 }
 
-/** Deletes the stream field only if it still names the replica that asks (a newer stream may have taken over). */
-const RELEASE_STREAM = `if redis.call('HGET', KEYS[1], 'stream') == ARGV[1] then return redis.call('HDEL', KEYS[1], 'stream') end return 0`;
+/** Gives the session's stream to a replica under the next claim number; 0 when the session is gone (nothing made). */
+const HOLD_STREAM = `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local claim = redis.call('HINCRBY', KEYS[1], 'streamClaim', 1)
+redis.call('HSET', KEYS[1], 'stream', ARGV[1])
+return claim`;
+
+/** Deletes the stream field only if the claim that asks is still the newest (another may have taken over). */
+const RELEASE_STREAM = `if redis.call('HGET', KEYS[1], 'streamClaim') == ARGV[1] then return redis.call('HDEL', KEYS[1], 'stream') end return 0`;
 
 /** Subscriptions are fields `sub:<uri>`, naming the replica whose upstream was told. */
 const SUB = 'sub:';
@@ -46,11 +54,12 @@ export class SessionDirectory {
   async load(id: string): Promise<SessionRecord | undefined> {
     const fields = await this.redis.connection().hgetall(this.key(id));
     if (!fields.session) return undefined;
-    const base = JSON.parse(fields.session) as Omit<SessionRecord, 'logLevel' | 'stream'>;
+    const base = JSON.parse(fields.session) as Omit<SessionRecord, 'logLevel' | 'stream' | 'streamClaim'>;
     return {
       ...base,
       ...(fields.level ? { logLevel: fields.level as LoggingLevel } : {}),
       ...(fields.stream ? { stream: fields.stream } : {}),
+      ...(fields.streamClaim ? { streamClaim: Number(fields.streamClaim) } : {}),
     };
   }
 
@@ -66,20 +75,17 @@ export class SessionDirectory {
     return this.redis.connection().hset(this.key(id), 'level', level);
   }
 
-  /** Records that `replica` holds the session's stream now; only if the session still exists. */
-  holdStream(id: string, replica: string): Promise<unknown> {
-    return this.redis
-      .connection()
-      .hsetnx(this.key(id), 'session', '')
-      .then((created) => {
-        // The session was gone: undo the stub rather than resurrect it.
-        if (created) return this.redis.connection().del(this.key(id));
-        return this.redis.connection().hset(this.key(id), 'stream', replica);
-      });
+  /**
+   * Records that `replica` holds the session's stream now, under a claim number greater than every earlier one:
+   * replicas order the news of streams by it, whatever order the bus brings it in. 0: the session is gone.
+   */
+  async holdStream(id: string, replica: string): Promise<number> {
+    return Number(await this.redis.connection().eval(HOLD_STREAM, 1, this.key(id), replica));
   }
 
-  releaseStream(id: string, replica: string): Promise<unknown> {
-    return this.redis.connection().eval(RELEASE_STREAM, 1, this.key(id), replica);
+  /** Forgets the stream of this claim; 1 when it was still the newest, 0 when another had taken over. */
+  async releaseStream(id: string, claim: number): Promise<number> {
+    return Number(await this.redis.connection().eval(RELEASE_STREAM, 1, this.key(id), String(claim)));
   }
 
   subscribed(id: string, uri: string, replica: string | undefined): Promise<unknown> {

@@ -4,21 +4,13 @@
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { basicStdio } from '../helpers/gateway.js';
-import { INITIALIZE, post, startReplicas, type Replicas } from './cluster-helpers.js';
+import { INITIALIZE, post, startReplicas, until, type Replicas } from './cluster-helpers.js';
 
 let replicas: Replicas | undefined;
 afterEach(async () => {
   await replicas?.close();
   replicas = undefined;
 });
-
-const until = async (check: () => boolean | Promise<boolean>, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-};
 
 describe('replicas hearing of changes out of order (redis:)', () => {
   it('late news of an older stream, opened or closed, neither ends the newer stream nor moves its messages', async () => {
@@ -51,13 +43,11 @@ describe('replicas hearing of changes out of order (redis:)', () => {
     // The newer stream is still the session's: a second GET where it is open is a conflict.
     expect((await fetch(two.url, { headers })).status).toBe(409);
     // A message replica one has for the session reaches the newer stream on replica two.
-    one.app.runtime.sessions
-      .get(id)!
-      .outlet!.send({
-        jsonrpc: '2.0',
-        method: 'notifications/message',
-        params: { level: 'info', data: 'via one' },
-      });
+    one.app.runtime.sessions.get(id)!.outlet!.send({
+      jsonrpc: '2.0',
+      method: 'notifications/message',
+      params: { level: 'info', data: 'via one' },
+    });
     const secondBody = second.body!.pipeThrough(new TextDecoderStream()).getReader();
     let seen = '';
     while (!seen.includes('via one')) {

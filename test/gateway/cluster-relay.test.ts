@@ -9,21 +9,13 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { basicStdio, TSX } from '../helpers/gateway.js';
 import { WIRE_SERVER } from '../pipeline/visibility-helpers.js';
-import { INITIALIZE, post, startReplicas, type Replicas } from './cluster-helpers.js';
+import { INITIALIZE, post, startReplicas, until, type Replicas } from './cluster-helpers.js';
 
 let replicas: Replicas | undefined;
 afterEach(async () => {
   await replicas?.close();
   replicas = undefined;
 });
-
-const until = async (check: () => boolean | Promise<boolean>, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-};
 
 describe('replicas relay what belongs to another (redis:)', () => {
   it('a resource update reaches the subscriber whose GET stream another replica holds', async () => {

@@ -51,6 +51,11 @@ describe('pins in Redis', () => {
     const second = await gateway(config);
     expect(await toolNames(second.client)).toEqual(['rp__add_tool', 'rp__pull']);
     expect(await redis.hget(`${PREFIX}two:pins`, 't\0rp\0weather')).toMatch(/"reason":"changed"/);
+    // The first replica still presents the pinned definition: it keeps publishing that, and leaves the
+    // quarantine the second raised in place through its next polls (it once lifted it, and the two flipped it).
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    expect(await redis.hget(`${PREFIX}two:pins`, 't\0rp\0weather')).toMatch(/"reason":"changed"/);
+    expect(await toolNames(first.client)).toContain('rp__weather');
 
     const listed = cli(['pins', 'list', '--config', file]);
     expect(listed.stdout).toMatch(/rp__weather\s+quarantined\s+changed/);

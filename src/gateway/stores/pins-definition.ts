@@ -87,6 +87,8 @@ export interface PinBackend {
   /** A store that cannot be read at start is asked again (Redis: an outage passes) rather than fatal (a file:
    * what is wrong with it needs a person). */
   readonly retried: boolean;
+  /** Replicas share it (Redis): a record may be about what another replica's upstream presents. */
+  readonly shared: boolean;
   /** Everything stored; a store that cannot be read or trusted throws (the gateway then refuses to start). */
   load(): Promise<PinData>;
   /** Writes these upstream entries and records; a record someone else updated later than ours is kept. */

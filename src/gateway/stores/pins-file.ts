@@ -13,6 +13,7 @@ export class PinFile implements PinBackend {
   /** What the file looked like when this process last read or wrote it (mtime, size, inode). */
   private seen = '';
   readonly retried = false;
+  readonly shared = false;
 
   constructor(readonly file: string) {}
 

@@ -12,6 +12,7 @@ const TOOL = 't\0';
 export class PinRedis implements PinBackend {
   private version: string | null = null;
   readonly retried = true;
+  readonly shared = true;
   private readonly key: string;
   private readonly versionKey: string;
 

@@ -45,6 +45,9 @@ export class PinBook {
   /** Poisoning findings per catalogue item, for the catalogue names in `namesKey`. */
   private scanned = new WeakMap<CatalogItem, PoisoningFinding[]>();
   private namesKey = '';
+  /** Tools (upstream, own name) whose `changed` quarantine this process raised: in a shared store, only the
+   * replica that saw the change may lift it when its upstream goes back to the pin. */
+  private raised = new Set<string>();
   /** `check` and `policy explain` look at the pins but never write them. */
   readOnly = false;
   /** Told of each quarantine decision besides the log line (the gateway's decision sinks: audit, metrics). */
@@ -250,7 +253,9 @@ export class PinBook {
       save({ ...record, hash, definition, publicName, updated: now });
       return false;
     }
+    const key = `${upstream}\0${item.name}`;
     if (hash !== record.hash) {
+      this.raised.add(key);
       if (record.pending?.hash === hash) return false;
       save({
         ...record,
@@ -265,10 +270,15 @@ export class PinBook {
     }
     if (record.state === 'quarantined') {
       if (record.reason !== 'changed') return false;
-      // The upstream went back to the pinned definition: nothing left to approve.
-      const { pending: _pending, reason: _reason, ...pinned } = record;
-      save({ ...pinned, state: 'pinned', updated: now });
-      this.log.info({ upstream, tool: publicName }, 'tool definition back to its pin: published again');
+      // This upstream presents the pinned definition, so the tool is published here. The quarantine is lifted
+      // only where the change was seen: in a shared store another replica's upstream may still present it, and
+      // lifting it here would have the two replicas flip the record at every poll.
+      if (!this.backend?.shared || this.raised.has(key)) {
+        this.raised.delete(key);
+        const { pending: _pending, reason: _reason, ...pinned } = record;
+        save({ ...pinned, state: 'pinned', updated: now });
+        this.log.info({ upstream, tool: publicName }, 'tool definition back to its pin: published again');
+      }
     }
     if (record.approved === hash) return true;
     const findings = scan();

@@ -130,7 +130,7 @@ function benchAudit(): { audit: Record<string, unknown>; stop(): Promise<void> }
 }
 
 /**
- * Tracing at sampling 0.1 (`telemetry.otlp`), exported to a stand-in collector in this process that reads each
+ * Tracing at sampling 0.1 (`telemetry.otlp`; BENCH_SAMPLING sets another ratio), exported to a stand-in collector in this process that reads each
  * OTLP/HTTP batch and answers 200: the gateway pays for spans, batching and export as it would in production.
  */
 async function benchTracing(): Promise<{ telemetry: Record<string, unknown>; stop(): Promise<void> }> {
@@ -141,7 +141,10 @@ async function benchTracing(): Promise<{ telemetry: Record<string, unknown>; sto
   await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
   const { port } = sink.address() as AddressInfo;
   return {
-    telemetry: { otlp: { endpoint: `http://127.0.0.1:${port}` }, sampling: 0.1 },
+    telemetry: {
+      otlp: { endpoint: `http://127.0.0.1:${port}` },
+      sampling: Number(process.env.BENCH_SAMPLING ?? 0.1),
+    },
     stop: () => {
       sink.closeAllConnections();
       return new Promise<void>((resolve) => sink.close(() => resolve()));

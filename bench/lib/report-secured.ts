@@ -4,7 +4,7 @@
 // difference.
 import type { Cell } from './cells.js';
 import type { Results } from './report.js';
-import { securedParts } from './secured.js';
+import { benchSampling, securedParts } from './secured.js';
 
 export const BARE = 'switchboard-stdio';
 export const SECURED = ['switchboard-policy', 'switchboard-apikey', 'switchboard-jwt', 'switchboard-secured'];
@@ -15,8 +15,7 @@ const WHAT: Record<string, string> = {
   'switchboard-policy': '`policy:` of 20 rules + audit log (flush)',
   'switchboard-apikey': 'API-key auth',
   'switchboard-jwt': 'JWT auth (RS256, verified once per token, then cached)',
-  'switchboard-secured':
-    'API key + 50 rules (CEL, limits, guard) + edge limit + audit (flush) + tracing 0.1 + metrics',
+  'switchboard-secured': `API key + 50 rules (CEL, limits, guard) + edge limit + audit (flush) + tracing ${benchSampling()} + metrics`,
   'switchboard-redis': '`redis:` on the local Redis (sessions shared; one replica)',
 };
 

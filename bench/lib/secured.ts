@@ -143,7 +143,7 @@ async function benchTracing(): Promise<{ telemetry: Record<string, unknown>; sto
   return {
     telemetry: {
       otlp: { endpoint: `http://127.0.0.1:${port}` },
-      sampling: Number(process.env.BENCH_SAMPLING ?? 0.1),
+      sampling: benchSampling(),
     },
     stop: () => {
       sink.closeAllConnections();
@@ -172,6 +172,13 @@ export function securedParts(): Set<string> {
   if (unknown.length)
     throw new Error(`BENCH_OFF: unknown ${unknown.join(', ')} (one of ${SECURED_PARTS.join(', ')})`);
   return new Set(named);
+}
+
+/** The secured target's trace sampling ratio: 0.1, or BENCH_SAMPLING's (a number from 0 to 1). */
+export function benchSampling(): number {
+  const ratio = Number(process.env.BENCH_SAMPLING ?? 0.1);
+  if (!(ratio >= 0 && ratio <= 1)) throw new Error('BENCH_SAMPLING: a ratio from 0 to 1');
+  return ratio;
 }
 
 /** What target `name` adds to a gateway whose /mcp is `resource`. */

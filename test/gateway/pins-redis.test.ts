@@ -37,6 +37,16 @@ async function gateway(config: Record<string, unknown>) {
   return { ...gw, client };
 }
 
+/** The shared weather record, once it has stayed exactly as it is (not rewritten) through two polls (2 s each). */
+async function unchangedThroughPolls(): Promise<string | null> {
+  const read = () => redis.hget(`${PREFIX}two:pins`, 't\0rp\0weather');
+  await eventually(async () => /"reason":"changed"/.test((await read()) ?? ''));
+  const before = await read();
+  await new Promise((resolve) => setTimeout(resolve, 4500));
+  expect(await read()).toBe(before);
+  return before;
+}
+
 describe('pins in Redis', () => {
   it('two gateways share the pins; an approval through the CLI reaches the running one', async () => {
     const shared = { redis: { url: REDIS_URL, keyPrefix: `${PREFIX}two:` } };
@@ -50,11 +60,9 @@ describe('pins in Redis', () => {
     const { file, config } = pinsSetup({ ...shared, upstreams: { rp: rugPull(['--weather', PULLED]) } });
     const second = await gateway(config);
     expect(await toolNames(second.client)).toEqual(['rp__add_tool', 'rp__pull']);
-    expect(await redis.hget(`${PREFIX}two:pins`, 't\0rp\0weather')).toMatch(/"reason":"changed"/);
     // The first replica still presents the pinned definition: it keeps publishing that, and leaves the
-    // quarantine the second raised in place through its next polls (it once lifted it, and the two flipped it).
-    await new Promise((resolve) => setTimeout(resolve, 4500));
-    expect(await redis.hget(`${PREFIX}two:pins`, 't\0rp\0weather')).toMatch(/"reason":"changed"/);
+    // quarantine the second raised as it is through two polls of each (it once lifted it, and the two flipped it).
+    expect(await unchangedThroughPolls()).toMatch(/"reason":"changed"/);
     expect(await toolNames(first.client)).toContain('rp__weather');
 
     const listed = cli(['pins', 'list', '--config', file]);
@@ -63,6 +71,11 @@ describe('pins in Redis', () => {
     await eventually(async () => (await toolNames(second.client)).includes('rp__weather'));
     // Shared: the first replica's upstream now presents what is no longer the pin.
     await eventually(async () => !(await toolNames(first.client)).includes('rp__weather'));
+    // The roles reversed: the second's upstream presents the new pin and leaves the first's quarantine alone,
+    // although it once raised one of its own on this tool.
+    expect(await unchangedThroughPolls()).toMatch(/"reason":"changed"/);
+    expect(await toolNames(second.client)).toContain('rp__weather');
+    expect(await toolNames(first.client)).not.toContain('rp__weather');
   });
 
   it('while Redis does not answer, pinned upstreams stay hidden and unknown; the others are served', async () => {

@@ -279,7 +279,7 @@ export class PinBook {
         save({ ...pinned, state: 'pinned', updated: now });
         this.log.info({ upstream, tool: publicName }, 'tool definition back to its pin: published again');
       }
-    }
+    } else this.raised.delete(key); // settled (approved, or lifted elsewhere): a later quarantine is news again
     if (record.approved === hash) return true;
     const findings = scan();
     if (findings.length && setting.poisoning === 'quarantine') {

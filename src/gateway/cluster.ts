@@ -14,6 +14,7 @@ import type { Exchange, Session, SessionRegistry } from './session/sessions.js';
 import { ClusterBus } from './stores/cluster-bus.js';
 import type { SharedRedis } from './stores/redis.js';
 import { SessionDirectory } from './stores/session-directory.js';
+import { CallAbort } from './session/call-abort.js';
 
 /** A session that is idle for ever (idleTimeout 0) still leaves Redis a day after its client was last heard. */
 const NO_EXPIRY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -35,7 +36,7 @@ export function shareSessions(
     session,
     principal: session.principal,
     requestId,
-    controller: new AbortController(),
+    controller: new CallAbort(),
     related: { send: () => false },
   });
   const cluster = new ClusterSessions(bus, new SessionDirectory(redis, ttlMs), sessions, log, ttlMs, {

@@ -57,6 +57,15 @@ export interface ClientQuestion {
   readonly signal?: AbortSignal;
 }
 
+/** What of an AbortSignal a stage may use of its call's (an AbortSignal is one; the gateway's own is lighter). */
+export interface AbortLike {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  throwIfAborted(): void;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** One routed request on its way through the chain of stages to `forward`. */
 export interface Call<T extends Target = Target> {
   readonly method: string;
@@ -65,7 +74,7 @@ export interface Call<T extends Target = Target> {
   readonly target: T;
   readonly principal: Principal;
   readonly session?: { readonly id: string };
-  readonly signal: AbortSignal;
+  readonly signal: AbortLike;
   readonly log: CallLog;
   /** Asks the client (elicitation, sampling); rejects when the client cannot be asked. */
   askClient(question: ClientQuestion): Promise<unknown>;

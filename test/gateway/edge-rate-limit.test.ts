@@ -25,6 +25,8 @@ function getFrom(url: string, localAddress: string): Promise<number> {
   });
 }
 
+const INITIALIZED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
+
 describe('the HTTP edge limit', () => {
   it('refuses a principal past max with 429, Retry-After and the gateway error body; others are still served', async () => {
     gw = await startGateway({
@@ -41,9 +43,20 @@ describe('the HTTP edge limit', () => {
     // A request whose key is wrong is refused by authentication first and spends nothing.
     for (let i = 0; i < 5; i++)
       expect((await rawPost(gw.url, INIT, bearer('wrong-key-0123456789abcdef'))).status).toBe(401);
-    for (let i = 0; i < 3; i++) expect((await rawPost(gw.url, INIT, bearer(KEYS.bot))).status).toBe(200);
+    const opened = await rawPost(gw.url, INIT, bearer(KEYS.bot));
+    expect(opened.status).toBe(200);
+    // Two notifications in the session: answered 202 by fastify itself (the calls' answers are written raw).
+    const session = { ...bearer(KEYS.bot), 'mcp-session-id': opened.headers.get('mcp-session-id')! };
+    for (let i = 0; i < 2; i++) {
+      const allowed = await rawPost(gw.url, INITIALIZED, session);
+      expect(allowed.status).toBe(202);
+      // The x-ratelimit-* headers are for the refusal alone: an answer the limit lets by carries none.
+      expect([...allowed.headers.keys()].filter((name) => name.startsWith('x-ratelimit'))).toEqual([]);
+    }
     const refused = await rawPost(gw.url, INIT, bearer(KEYS.bot));
     expect(refused.status).toBe(429);
+    expect(refused.headers.get('x-ratelimit-limit')).toBe('3');
+    expect(refused.headers.get('x-ratelimit-remaining')).toBe('0');
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);

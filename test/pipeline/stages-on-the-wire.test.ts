@@ -16,6 +16,7 @@ import type { Policy, Principal } from '../../src/policy/types.js';
 import { confirmer, recorder, redactor, thrower } from '../fixtures/policies/stages.js';
 import { basicStdio, INIT, rawPost, ROOT, waitFor, type RunningGateway } from '../helpers/gateway.js';
 import { useHarness } from '../helpers/harness.js';
+import { CallAbort } from '../../src/gateway/session/call-abort.js';
 
 const h = useHarness();
 const MARKER = 'SECRET-4111';
@@ -216,7 +217,9 @@ describe('what a stage sees', () => {
     for (const { call } of all.seen) {
       expect(call.principal).toEqual(ada);
       expect(call.session?.id).toBe(sessionId);
-      expect(call.signal).toBeInstanceOf(AbortSignal);
+      // The request's own signal (CallAbort: no Node AbortSignal per request), with what a stage may use of one.
+      expect(call.signal).toBeInstanceOf(CallAbort);
+      expect(() => call.signal.throwIfAborted()).not.toThrow();
       expect(call.signal.aborted).toBe(false);
     }
     // Each request has a signal of its own.

@@ -23,13 +23,16 @@ export function hasher(key?: string): Hasher {
 }
 
 /**
- * One sealed line (without its newline) from a record body serialised as a JSON object (`{"time":...}`): `seq`
- * and `prev` go first, `hash` last.
+ * What a record's hash is taken of, from its body serialised as a JSON object (`{"time":...}`): the line with
+ * `seq` and `prev` first and no `hash` field.
  */
-export function seal(body: string, seq: number, prev: string, hash: Hasher): { line: string; hash: string } {
-  const unsealed = `{"seq":${seq},"prev":"${prev}",${body.slice(1)}`;
-  const digest = hash(unsealed);
-  return { line: `${unsealed.slice(0, -1)},"hash":"${digest}"}`, hash: digest };
+export function unsealedLine(body: string, seq: number, prev: string): string {
+  return `{"seq":${seq},"prev":"${prev}",${body.slice(1)}`;
+}
+
+/** The sealed line: the unsealed one with `"hash"` as its last field. */
+export function sealedLine(unsealed: string, digest: string): string {
+  return `${unsealed.slice(0, -1)},"hash":"${digest}"}`;
 }
 
 /** The hash a line claims and the one its bytes give; undefined when the line has no hash field at its end. */

@@ -9,8 +9,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
 import type { AuditConfig } from '../config-audit.js';
-import { GENESIS, hasher, seal, type Hasher } from './chain.js';
+import { GENESIS, hasher, sealedLine, unsealedLine, type Hasher } from './chain.js';
 import { chainEnd, rotatedFiles, rotatedName, sizeOf } from './files.js';
+import { LineBuffer } from './line-buffer.js';
 
 /** The span a record belongs to, when the caller knows it (a call's SERVER span). */
 export interface SpanRef {
@@ -50,6 +51,8 @@ export class AuditSink {
   /** Audited calls under way (`callBegun`, not yet `callEnded`): their records are still to come. */
   private underway = 0;
   private writing: Promise<void> | undefined;
+  /** Where each batch's lines are encoded, reused: batches are written one after another (`writing`). */
+  private readonly lines = new LineBuffer();
   private readonly hash: Hasher;
   /** Set while the sink cannot write: what a call that must be audited fails with. */
   failure: GatewayError | undefined;
@@ -171,19 +174,20 @@ export class AuditSink {
   private write(batch: Batch): Promise<void> | undefined {
     const started = performance.now();
     let { seq, prev } = this;
-    let text = '';
     const mirrored = batch.captured?.length === batch.bodies.length;
     if (mirrored) batch.sealed = { lines: [], hashes: [], first: seq + 1 };
+    this.lines.begin();
     for (const body of batch.bodies) {
-      const sealed = seal(body, ++seq, prev, this.hash);
-      text += `${sealed.line}\n`;
-      prev = sealed.hash;
+      const unsealed = unsealedLine(body, ++seq, prev);
+      const digest = this.hash(unsealed);
+      this.lines.add(unsealed, digest);
+      prev = digest;
       if (mirrored) {
-        batch.sealed!.lines.push(sealed.line);
-        batch.sealed!.hashes.push(sealed.hash);
+        batch.sealed!.lines.push(sealedLine(unsealed, digest));
+        batch.sealed!.hashes.push(digest);
       }
     }
-    const bytes = Buffer.from(text);
+    const bytes = this.lines.bytes();
     let sync = false;
     if (this.file) {
       try {

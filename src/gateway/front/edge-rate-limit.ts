@@ -62,6 +62,14 @@ export async function registerEdgeRateLimit(
     store: EdgeStore,
     keyGenerator: edgeKey,
     allowList: (request) => isHealthz(request.raw.url),
+    // The x-ratelimit-* headers go on the 429 alone (with Retry-After), not on every answer it lets by: the edge
+    // limit is a coarse shield, not a quota a client paces itself by, and three headers on each answer cost the
+    // hot path their formatting and bytes (MCP clients do not read them; `limits:` refusals say when to retry).
+    addHeadersOnExceeding: {
+      'x-ratelimit-limit': false,
+      'x-ratelimit-remaining': false,
+      'x-ratelimit-reset': false,
+    },
     // Runs only for a refused request: the audit costs the requests it lets by nothing.
     errorResponseBuilder: (request, context) => {
       const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
 import type { Outlet } from '../session/sessions.js';
 import { piecesOf, sseFrame, ssePieces, type ResponseText } from '../wire/jsonrpc.js';
+import type { CallAbort } from '../session/call-abort.js';
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream',
@@ -31,7 +32,7 @@ export class ResponseStream implements Outlet {
     private readonly reply: FastifyReply,
     private readonly sessionId: string,
     private readonly canStream: boolean,
-    private readonly controller: AbortController,
+    private readonly controller: CallAbort,
     /** The priming event that opens the stream, when the session's protocol has them (stream-resume.ts). */
     private readonly priming?: () => string,
   ) {}

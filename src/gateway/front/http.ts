@@ -16,6 +16,7 @@ import { sameIdentity } from './auth.js';
 import { principalOf } from './auth-hook.js';
 import { disconnect, ResponseStream, SSE_HEADERS, type WriteLimits } from './http-stream.js';
 import { lostAnswer, primingEvent, resumable, resumedRequest } from './stream-resume.js';
+import { CallAbort } from '../session/call-abort.js';
 
 const HEARTBEAT_MS = 25_000;
 
@@ -149,7 +150,7 @@ async function post(edge: Edge, request: FastifyRequest, reply: FastifyReply, pr
     if (!runtime.cluster?.answer(session, message)) handleResponse(session, message);
     return reply.code(202).send();
   }
-  const controller = new AbortController();
+  const controller = new CallAbort();
   const requestId = (message as JSONRPCRequest).id;
   const priming = resumable(session.protocolVersion)
     ? () => primingEvent(runtime.cluster?.replica ?? 'local', requestId)

@@ -10,6 +10,7 @@ import { handleNotification } from '../session/lifecycle.js';
 import type { Exchange, Outlet } from '../session/sessions.js';
 import { answerableId, classify, errorText, piecesOf } from '../wire/jsonrpc.js';
 import { STDIO_PRINCIPAL } from './auth.js';
+import { CallAbort } from '../session/call-abort.js';
 
 const NEWLINE = 0x0a;
 const NEWLINE_BYTES = Buffer.from('\n');
@@ -59,7 +60,7 @@ export function serveStdio(
       session,
       principal,
       requestId: request.id,
-      controller: new AbortController(),
+      controller: new CallAbort(),
       related: outlet,
     };
     void runtime.handler.handle(exchange, request).then((text) => {

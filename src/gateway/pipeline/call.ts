@@ -34,7 +34,7 @@ export function makeCall(
       const missing = missingCapability(session.clientCapabilities, question);
       if (missing) return Promise.reject(new GatewayError('capability_missing', missing));
       const signal = question.signal
-        ? AbortSignal.any([controller.signal, question.signal])
+        ? AbortSignal.any([controller.nodeSignal(), question.signal])
         : controller.signal;
       return askClient(session, related, question.method, question.params, signal);
     },

@@ -15,6 +15,7 @@ import type { ScopedRelay } from '../session/scoped-relay.js';
 import type { Exchange } from '../session/sessions.js';
 import type { UpstreamTracer } from '../telemetry/tracing-hooks.js';
 import { notificationOf } from '../wire/jsonrpc.js';
+import type { AbortLike } from '../../policy/types.js';
 
 /** The largest delay a Node timer takes; the gateway's own timer governs calls that report progress. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -103,7 +104,7 @@ async function send(
   const token = params._meta?.progressToken;
   let upstreamToken: string | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let signal = exchange.controller.signal;
+  let signal: AbortLike = exchange.controller.signal;
   const { timeoutMs, maxTimeoutMs = MAX_TIMER_MS } = upstream.options;
   if (token !== undefined) {
     // The upstream sees a token of the gateway's own, unique on its connection; the client's comes back on the
@@ -128,7 +129,7 @@ async function send(
           : setTimeout(() => timeout.abort(totalTimeout(upstream.name, maxTimeoutMs)), Math.max(0, left));
     };
     arm();
-    signal = AbortSignal.any([signal, timeout.signal]);
+    signal = AbortSignal.any([exchange.controller.nodeSignal(), timeout.signal]);
     connection.progress.set(upstreamToken, (progress) => {
       arm();
       exchange.related.send(notificationOf('notifications/progress', { ...progress, progressToken: token }));
@@ -136,7 +137,9 @@ async function send(
   }
   try {
     const result = await connection.client.request({ method, params } as any, passthroughResult, {
-      signal,
+      // The SDK's request reads only `aborted`, `reason`, `throwIfAborted` and an 'abort' listener of it (1.x's
+      // Protocol.request), which the exchange's CallAbort has: no AbortSignal is made per call for it.
+      signal: signal as AbortSignal,
       timeout: upstreamToken === undefined ? Math.min(timeoutMs, maxTimeoutMs) : MAX_TIMER_MS,
     });
     span?.end(undefined, result);
@@ -175,7 +178,7 @@ export function callerKey(principal: Principal): string {
 }
 
 /** A per-session connection still starting must not hold a cancelled call (and its POST) until it is up. */
-function untilAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+function untilAborted<T>(pending: Promise<T>, signal: AbortLike): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(signal.reason);

@@ -5,6 +5,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { ERROR_KINDS, GatewayError } from '../../errors.js';
 import { errorOf, notificationOf, requestOf } from '../wire/jsonrpc.js';
 import type { Outlet, Session } from './sessions.js';
+import type { AbortLike } from '../../policy/types.js';
 
 /** Sends `method` to the client and resolves with its result; `signal` withdraws the question. */
 export async function askClient(
@@ -12,7 +13,7 @@ export async function askClient(
   channel: Outlet | undefined,
   method: string,
   params: unknown,
-  signal?: AbortSignal,
+  signal?: AbortLike,
 ): Promise<Record<string, unknown>> {
   if (!channel) throw noStream(method);
   const n = session.nextOutgoingId++;

@@ -14,6 +14,7 @@ import { GATEWAY_INFO } from '../../upstreams/transports.js';
 import type { Forwarder } from '../pipeline/forward.js';
 import { bounded } from '../wire/jsonrpc.js';
 import type { Exchange, Session, SessionRegistry } from './sessions.js';
+import { CallAbort } from './call-abort.js';
 
 export const SERVER_CAPABILITIES = {
   tools: { listChanged: true },
@@ -126,7 +127,7 @@ export async function followLevel(
 }
 
 function tellLevel(forwarder: Forwarder, exchange: Exchange, upstream: Upstream, level: LoggingLevel) {
-  const sub = { ...exchange, controller: new AbortController(), connection: undefined };
+  const sub = { ...exchange, controller: new CallAbort(), connection: undefined };
   return forwarder
     .value(sub, upstream, 'logging/setLevel', { level })
     .catch((error) => upstream.log.warn({ error: String(error) }, 'logging/setLevel failed'));

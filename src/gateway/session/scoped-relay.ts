@@ -13,6 +13,7 @@ import type { Upstream } from '../../upstreams/pool.js';
 import type { BusMessage, ClusterBus } from '../stores/cluster-bus.js';
 import type { SharedRedis } from '../stores/redis.js';
 import type { Exchange, Session } from './sessions.js';
+import { CallAbort } from './call-abort.js';
 
 /** How the owner sends a request on its own connection (the Forwarder). */
 export type SendUpstream = (
@@ -43,7 +44,7 @@ interface WireError {
 export class ScopedRelay {
   private readonly waiting = new Map<string, Waiting>();
   /** Calls run here for other replicas, by relay key: cancelled when the client cancels there. */
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, CallAbort>();
   /** When each session's claims were last kept alive, by upstream: goes with the session (no growth). */
   private readonly touched = new WeakMap<Session, Map<string, number>>();
 
@@ -194,7 +195,7 @@ export class ScopedRelay {
       if (!session) throw new GatewayError('session_not_found', 'Session not found');
       if (!upstream && route !== true)
         throw new GatewayError('upstream_unavailable', `upstream "${String(name)}" is not configured here`);
-      const controller = new AbortController();
+      const controller = new CallAbort();
       this.running.set(key, controller);
       const exchange: Exchange = {
         session,

@@ -11,6 +11,7 @@ import type { Principal, Result } from '../../policy/types.js';
 import type { Connection } from '../../upstreams/pool.js';
 import type { RoutedTarget } from '../catalog/types.js';
 import type { SourceUse } from '../stores/source-limits.js';
+import type { CallAbort } from './call-abort.js';
 
 /** Where messages for a client go: the SSE stream of one POST, the session's GET stream, or stdout. */
 export interface Outlet {
@@ -49,7 +50,7 @@ export interface Exchange {
   /** Who sent this request (established for the request; the session's own principal is the same identity). */
   readonly principal: Principal;
   readonly requestId: RequestId;
-  readonly controller: AbortController;
+  readonly controller: CallAbort;
   /** Messages tied to this request (progress, logs, server-to-client requests), sent before its response. */
   readonly related: Outlet;
   /** The caller's raw token on this request (`Authorization: Bearer`): the subject of a token exchange.

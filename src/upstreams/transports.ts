@@ -10,6 +10,7 @@ import type { UpstreamCredentials } from './credentials.js';
 import { HttpClientTransport } from './http-transport.js';
 import { StderrLog } from './stderr-log.js';
 import { StdioClientTransport } from './stdio-transport.js';
+import { keepMapsYoung } from './young-maps.js';
 
 export interface InMemoryServer {
   connect(transport: Transport): Promise<void>;
@@ -135,6 +136,7 @@ async function connectClient(
     await dispose().catch(() => {});
     throw error;
   }
+  keepMapsYoung(client);
   return { client, transport, dispose };
 }
 

@@ -41,6 +41,9 @@ export const LIMITED_METHODS: readonly string[] = ['tools/call', 'prompts/get', 
  */
 export const CONCURRENCY_RETRY_MS = 1000;
 
+/** Bulkhead keys at zero calls kept for reuse before they are swept (one per idle principal and upstream). */
+const IDLE_KEYS_SWEPT = 1024;
+
 interface LimitedRule {
   readonly rule: CompiledRule;
   readonly limits: LimitOptions;
@@ -63,18 +66,30 @@ export function createLimitsPolicy(options: LimitsOptions): Policy | undefined {
   const upstreamMax = options.upstreams;
   if (limited.length === 0 && upstreamMax.size === 0) return undefined;
 
-  /** Calls in flight per bulkhead key: an entry exists only while its count is above zero. */
+  /** Calls in flight per bulkhead key. A key that drops to zero keeps its entry, to be reused by its next call:
+   * deleting and re-adding one per call makes V8 rehash the table, and once the table lives in old space each
+   * discarded table keeps calls alive through the young GC (see gateway/session/slots.ts). */
   const inFlight = new Map<string, number>();
+  /** How many entries are at zero; past IDLE_KEYS_SWEPT they are swept, so idle principals are not kept. */
+  let idle = 0;
   const take = (key: string, max: number): boolean => {
-    const count = inFlight.get(key) ?? 0;
+    const count = inFlight.get(key);
+    if (count === undefined) {
+      if (max <= 0) return false;
+      inFlight.set(key, 1);
+      return true;
+    }
     if (count >= max) return false;
+    if (count === 0) idle--;
     inFlight.set(key, count + 1);
     return true;
   };
   const give = (key: string): void => {
     const count = inFlight.get(key)! - 1;
-    if (count <= 0) inFlight.delete(key);
-    else inFlight.set(key, count);
+    inFlight.set(key, count);
+    if (count > 0 || ++idle <= IDLE_KEYS_SWEPT) return;
+    for (const [k, n] of inFlight) if (n === 0) inFlight.delete(k);
+    idle = 0;
   };
 
   /** The limited rules this call counts against: about the principal, naming the item, `when` true. */

@@ -78,7 +78,7 @@ async function timedClose(gateway: RunningGateway, limitMs: number): Promise<num
 
 /** The session's call with this id has reached its upstream (it is in flight on a connection). */
 function inFlight(gateway: RunningGateway, sessionId: string, requestId: number) {
-  return () => gateway.app.runtime.sessions.get(sessionId)?.inflight?.get(requestId)?.connection;
+  return () => gateway.app.runtime.sessions.get(sessionId)?.inflight?.find((e) => e.requestId === requestId)?.connection;
 }
 
 describe('closing the gateway after cancelled calls', () => {
@@ -141,7 +141,7 @@ describe('closing the gateway after cancelled calls', () => {
     open.push(gateway);
     const { id, post } = await rawSession(gateway.url);
     const call = post({ id: 5, method: 'tools/call', params: { name: 'slow__echo', arguments: {} } });
-    await waitFor(() => gateway.app.runtime.sessions.get(id)?.inflight?.has(5));
+    await waitFor(() => gateway.app.runtime.sessions.get(id)?.inflight?.find((e) => e.requestId === 5));
     const elapsed = await timedClose(gateway, 5000);
     expect(elapsed).toBeLessThan(5000);
     const answer = await call;
@@ -156,7 +156,7 @@ describe('a call cancelled while its per-session upstream starts', () => {
     open.push(gateway);
     const { id, post } = await rawSession(gateway.url);
     const call = post({ id: 9, method: 'tools/call', params: { name: 'slow__echo', arguments: {} } });
-    await waitFor(() => gateway.app.runtime.sessions.get(id)?.inflight?.has(9));
+    await waitFor(() => gateway.app.runtime.sessions.get(id)?.inflight?.find((e) => e.requestId === 9));
     const start = Date.now();
     (await post({ method: 'notifications/cancelled', params: { requestId: 9 } })).body?.cancel();
     const answer = await call;

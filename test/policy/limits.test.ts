@@ -341,6 +341,45 @@ describe('calls in flight', () => {
       expect((await failure(policy, callOf(alice, sqlQuery)))?.data).toMatchObject({ limit: 'calls' });
   });
 
+  it('the slots of principals gone idle are swept, never the count of a call still in flight', async () => {
+    // An idle principal's entry stays for its next call (no table churn per call) until over 1,024 are idle.
+    const policy = limitsOf([{ name: 'two', allow: { tools: ['*'] }, limits: { concurrent: 2 } }]);
+    const slow = pending();
+    const held = [
+      policy.around!(callOf(alice, sqlQuery), slow.next),
+      policy.around!(callOf(alice, sqlQuery), slow.next),
+    ];
+    const visitor = (i: number): Principal => ({
+      subject: `visitor-${i}`,
+      groups: [],
+      scopes: [],
+      via: 'apiKey',
+    });
+    for (let round = 0; round < 2; round++)
+      for (let i = 0; i < 1_500; i++)
+        expect(await failure(policy, callOf(visitor(i), sqlQuery))).toBeUndefined();
+    // Alice's two calls still count after the sweeps; bob, idle before them, has both of his slots.
+    expect((await failure(policy, callOf(alice, sqlQuery)))?.data).toMatchObject({ limit: 'concurrent' });
+    await failure(policy, callOf(bob, sqlQuery));
+    const bobs = [
+      policy.around!(callOf(bob, sqlQuery), slow.next),
+      policy.around!(callOf(bob, sqlQuery), slow.next),
+    ];
+    expect((await failure(policy, callOf(bob, sqlQuery)))?.data).toMatchObject({ limit: 'concurrent' });
+    while (slow.count()) slow.finishOne();
+    await Promise.all([...held, ...bobs]);
+    // A visitor swept while idle, and alice once her calls ended, get their full count again.
+    for (const who of [visitor(7), alice]) {
+      const two = [
+        policy.around!(callOf(who, sqlQuery), slow.next),
+        policy.around!(callOf(who, sqlQuery), slow.next),
+      ];
+      expect((await failure(policy, callOf(who, sqlQuery)))?.data).toMatchObject({ limit: 'concurrent' });
+      while (slow.count()) slow.finishOne();
+      await Promise.all(two);
+    }
+  });
+
   it('a burst of concurrent calls never holds more slots than allowed', async () => {
     const policy = limitsOf([{ name: 'ci', allow: { tools: ['*'] }, limits: { concurrent: 3 } }], { sql: 5 });
     const slow = pending();

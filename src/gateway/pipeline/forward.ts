@@ -97,7 +97,7 @@ async function send(
   if (connection.sessionKey !== undefined || connection.callerKey !== undefined)
     (exchange.session.scopedUpstreams ??= new Set()).add(upstream.name);
   exchange.connection = connection;
-  inflight.add(connection, exchange);
+  const slot = inflight.add(connection, exchange);
   // Traced: a CLIENT span for this hop, whose W3C trace context the upstream receives in `_meta`.
   const span = tracer?.(exchange, upstream, method, params);
   if (span) params = span.params;
@@ -158,7 +158,7 @@ async function send(
       throw new GatewayError('upstream_unavailable', 'Upstream connection closed before it answered');
     throw error;
   } finally {
-    inflight.delete(connection, exchange);
+    inflight.delete(connection, slot);
     if (upstreamToken !== undefined) {
       clearTimeout(timer);
       connection.progress.delete(upstreamToken);

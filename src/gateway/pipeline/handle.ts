@@ -31,6 +31,7 @@ import { fromUpstreamError, type Forwarder } from './forward.js';
 import type { Observation, Outcome, RequestObserver } from './observe.js';
 import { unknownResource, type Resolver } from './resolve.js';
 import { routeRequest, type RouteRunner } from './routes.js';
+import { Slots } from '../session/slots.js';
 
 /** Requests answered without the catalogue, so never held back while start-up settles. */
 const SETTLE_EXEMPT = new Set(['initialize', 'ping']);
@@ -163,8 +164,8 @@ export class RequestHandler implements RouteRunner {
   ): Promise<ResponseText> {
     const { session } = exchange;
     const { gate } = this.deps;
-    const inflight = (session.inflight ??= new Map());
-    inflight.set(request.id, exchange);
+    const inflight = (session.inflight ??= new Slots());
+    const slot = inflight.add(exchange);
     try {
       // Until start-up settles the catalogue is partial: answer from the whole of it, not from whoever was first.
       if (!gate.ready && gate.until && !SETTLE_EXEMPT.has(request.method)) {
@@ -193,7 +194,7 @@ export class RequestHandler implements RouteRunner {
       }
       return errorText(request.id, gatewayError);
     } finally {
-      inflight.delete(request.id);
+      inflight.delete(slot);
     }
   }
 

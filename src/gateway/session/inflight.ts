@@ -2,21 +2,24 @@
 // shared connection finds the one client session it belongs to.
 import type { Connection } from '../../upstreams/pool.js';
 import type { Exchange } from './sessions.js';
+import { Slots } from './slots.js';
 
 export class Inflight {
-  private readonly byConnection = new Map<Connection, Set<Exchange>>();
+  /** A connection's entry stays while the connection does; its requests come and go in slots (slots.ts). */
+  private readonly byConnection = new Map<Connection, Slots<Exchange>>();
 
-  add(connection: Connection, exchange: Exchange): void {
-    let set = this.byConnection.get(connection);
-    if (!set) this.byConnection.set(connection, (set = new Set()));
-    set.add(exchange);
+  /** Returns the slot `delete` takes. */
+  add(connection: Connection, exchange: Exchange): number {
+    let slots = this.byConnection.get(connection);
+    if (!slots) this.byConnection.set(connection, (slots = new Slots()));
+    return slots.add(exchange);
   }
 
-  delete(connection: Connection, exchange: Exchange): void {
-    this.byConnection.get(connection)?.delete(exchange);
+  delete(connection: Connection, slot: number): void {
+    this.byConnection.get(connection)?.delete(slot);
   }
 
-  on(connection: Connection): ReadonlySet<Exchange> | undefined {
+  on(connection: Connection): Iterable<Exchange> | undefined {
     return this.byConnection.get(connection);
   }
 }

@@ -154,7 +154,7 @@ export function handleNotification(
   switch (notification.method) {
     case 'notifications/cancelled': {
       const id = (notification.params as { requestId?: string | number })?.requestId;
-      const exchange = id === undefined ? undefined : session.inflight?.get(id);
+      const exchange = id === undefined ? undefined : session.inflight?.find((e) => e.requestId === id);
       exchange?.controller.abort(new GatewayError('cancelled', 'cancelled by the client'));
       return;
     }

@@ -12,6 +12,7 @@ import type { Connection } from '../../upstreams/pool.js';
 import type { RoutedTarget } from '../catalog/types.js';
 import type { SourceUse } from '../stores/source-limits.js';
 import type { CallAbort } from './call-abort.js';
+import type { Slots } from './slots.js';
 
 /** Where messages for a client go: the SSE stream of one POST, the session's GET stream, or stdout. */
 export interface Outlet {
@@ -57,6 +58,10 @@ export interface Exchange {
    * Never logged, never forwarded. */
   readonly bearer?: string;
   connection?: Connection;
+  /** Tracing's state for this request, opaque here (telemetry/tracing-spans.ts owns it). The exchange holds it
+   * rather than a WeakMap keyed by exchanges: such a table gains an entry per request, and once it lives in old
+   * space each entry keeps its request alive through the young GC. */
+  trace?: object;
 }
 
 export interface Session {
@@ -71,7 +76,8 @@ export interface Session {
   logLevel?: LoggingLevel;
   /** Messages that belong to no request (list_changed, resource updates): the GET stream, or stdout. */
   outlet?: Outlet;
-  inflight?: Map<RequestId, Exchange>;
+  /** Its client requests being answered (slots, not a Map by id: see slots.ts). */
+  inflight?: Slots<Exchange>;
   /** Server-to-client requests waiting for the client's answer, by the id the gateway gave them. */
   awaiting?: Map<RequestId, (message: JSONRPCMessage) => void>;
   nextOutgoingId: number;

@@ -15,7 +15,6 @@ import {
   type TextMapPropagator,
   type Tracer,
 } from '@opentelemetry/api';
-import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Policy } from '../../policy/types.js';
 import type { Upstream } from '../../upstreams/pool.js';
 import { hashSessionId } from '../logger.js';
@@ -35,10 +34,24 @@ import {
   type Carrier,
 } from './span-details.js';
 
-/** The auth hook's times, carried on the request's headers object, then on the message it brought: a symbol
- * property (invisible to JSON and to header iteration), not a WeakMap, which costs the GC per entry. */
+/** The auth hook's times, carried on the request's headers object, then on the message it brought, and the
+ * trace context of its HTTP headers: symbol properties (invisible to JSON and to header iteration), not
+ * WeakMaps, which cost the GC per entry. */
 const AUTH = Symbol('switchboard.auth');
-type Noted = { [AUTH]?: AuthTiming };
+const HEADERS = Symbol('switchboard.traceHeaders');
+type Noted = { [AUTH]?: AuthTiming; [HEADERS]?: Carrier };
+
+/** A request's tracing, held by its exchange (`Exchange.trace`). */
+interface RequestTrace {
+  /** Its SERVER span: the trace id the audit record carries, an unsampled upstream hop's parent. */
+  readonly server: Span;
+  /** The context a sampled request's next span starts in (its server span, or the policy span while its checks
+   * run): carried by the exchange, since no context manager tracks it (explicit-context.ts). */
+  current: Context | undefined;
+  /** A sampled request's policy span while its checks run, and the context to go back to when they end. */
+  checking: { span: Span; parent: Context } | undefined;
+}
+const traceOf = (exchange: Exchange) => exchange.trace as RequestTrace | undefined;
 
 /** How root requests are sampled: the ids every span takes, and the configured ratio's decision on a trace id. */
 export interface RootSampling {
@@ -52,26 +65,16 @@ export function createTracing(
   flush: () => Promise<void>,
   roots: RootSampling,
 ): GatewayTracing {
-  /** Trace context from HTTP headers, by the message it came with (the observer sees the message only). */
-  const fromHeaders = new WeakMap<JSONRPCRequest, Carrier>();
   /** A session id is hashed once per session, not per request. */
   const hashed = new WeakMap<Session, string>();
   /** An upstream's fixed attributes (its name, and its address for an HTTP one), built on its first call. */
   const upstreamAttributes = new WeakMap<Upstream, Attributes>();
-  /** Each request's SERVER span: the trace id the audit record carries, an unsampled upstream hop's parent. */
-  const serverSpans = new WeakMap<Exchange, Span>();
-  /** The context a sampled request's next span starts in (its server span, or the policy stage running now):
-   * carried by the exchange, since no context manager tracks it (explicit-context.ts). */
-  const current = new WeakMap<Exchange, Context>();
-
-  /** A sampled request's policy span while its checks run, and the context to go back to when they end. */
-  const checking = new WeakMap<Exchange, { span: Span; parent: Context }>();
   /** Ends the request's policy span, if one is open: on the way upstream, or when a stage ended the call. */
-  const checked = (exchange: Exchange, error?: unknown) => {
-    const open = checking.get(exchange);
+  const checked = (state: RequestTrace | undefined, error?: unknown) => {
+    const open = state?.checking;
     if (!open) return;
-    checking.delete(exchange);
-    current.set(exchange, open.parent);
+    state.checking = undefined;
+    state.current = open.parent;
     if (error !== undefined) recordError(open.span, error);
     open.span.end();
   };
@@ -89,7 +92,7 @@ export function createTracing(
         const meta = params?._meta;
         // The MCP conventions carry trace context in `_meta`; an HTTP client's headers are the fallback.
         const carrier: Carrier | undefined =
-          typeof meta?.traceparent === 'string' ? meta : fromHeaders.get(request);
+          typeof meta?.traceparent === 'string' ? meta : (request as Noted)[HEADERS];
         let parent = ROOT_CONTEXT;
         if (carrier) parent = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
         else {
@@ -97,7 +100,11 @@ export function createTracing(
           // never reaches the SDK. A sampled one's span takes that very id, so the decision is the SDK's own.
           const traceId = roots.ids.generateTraceId();
           if (!roots.sampled(traceId)) {
-            serverSpans.set(exchange, unsampledRoot(roots.ids, traceId));
+            exchange.trace = {
+              server: unsampledRoot(roots.ids, traceId),
+              current: undefined,
+              checking: undefined,
+            };
             return undefined;
           }
           roots.ids.presetTraceId(traceId);
@@ -108,7 +115,8 @@ export function createTracing(
         // only built for a span that records. The span starts when authentication did, so it holds its child.
         const span = tracer.startSpan(method, { kind: SpanKind.SERVER, startTime: auth?.start }, parent);
         roots.ids.presetTraceId(undefined);
-        serverSpans.set(exchange, span);
+        const state: RequestTrace = { server: span, current: undefined, checking: undefined };
+        exchange.trace = state;
         // Not sampled: no context switch, no stage spans, nothing to end. The upstream hop still passes this
         // span's (unsampled) context on, found through the exchange.
         if (!span.isRecording()) return undefined;
@@ -120,7 +128,7 @@ export function createTracing(
         span.updateName(name);
         span.setAttributes(attributes);
         if (auth) authSpan(tracer, span, auth);
-        current.set(exchange, trace.setSpan(parent, span));
+        state.current = trace.setSpan(parent, span);
         return {
           end(outcome, error) {
             recordOutcome(span, outcome, error);
@@ -132,11 +140,12 @@ export function createTracing(
 
     upstream(exchange, upstream, method, params): UpstreamSpan {
       // The checks are done once the call leaves for its upstream: its span is the policy span's sibling.
-      checked(exchange);
+      const state = traceOf(exchange);
+      checked(state);
       // Only a sampled request has a current context: any other passes its SERVER span's (unsampled) context
       // on, if it has one, and records no span for the hop.
-      const parent = current.get(exchange);
-      if (parent === undefined) return unsampledHop(serverSpans.get(exchange), params);
+      const parent = state?.current;
+      if (parent === undefined) return unsampledHop(state?.server, params);
       const { name, attributes } = described(method, params);
       Object.assign(attributes, attributesOf(upstream, upstreamAttributes));
       let span: Span | undefined = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
@@ -177,24 +186,25 @@ export function createTracing(
         ...(methods ? { methods } : {}),
         around(call, next) {
           const exchange = (call as { exchange?: Exchange }).exchange;
+          const state = exchange && traceOf(exchange);
           // Only a sampled request has a current context (its SERVER span's).
-          const parent = exchange && current.get(exchange);
-          if (!parent) return next(call);
+          const parent = state?.current;
+          if (!state || !parent) return next(call);
           const span = tracer.startSpan(
             'policy',
             { attributes: { 'switchboard.policy.stages': stageNames(call.method) } },
             parent,
           );
           // The stages' decisions become this span's events until the call leaves for its upstream.
-          current.set(exchange!, trace.setSpan(parent, span));
-          checking.set(exchange!, { span, parent });
+          state.current = trace.setSpan(parent, span);
+          state.checking = { span, parent };
           return next(call).then(
             (result) => {
-              checked(exchange!);
+              checked(state);
               return result;
             },
             (error: unknown) => {
-              checked(exchange!, error);
+              checked(state, error);
               throw error;
             },
           );
@@ -205,7 +215,7 @@ export function createTracing(
 
     decision(event, where) {
       const exchange = where.exchange as Exchange | undefined;
-      const at = exchange && current.get(exchange);
+      const at = exchange && traceOf(exchange)?.current;
       const span = at && trace.getSpan(at);
       if (!span?.isRecording()) return;
       // Which rule decided what, about which item; the reason's text may quote an argument, so it stays out.
@@ -220,7 +230,7 @@ export function createTracing(
 
     fromHeaders(message, headers) {
       const { traceparent, tracestate } = headers;
-      if (typeof traceparent === 'string') fromHeaders.set(message, { traceparent, tracestate });
+      if (typeof traceparent === 'string') (message as Noted)[HEADERS] = { traceparent, tracestate };
       const auth = (headers as Noted)[AUTH];
       if (auth) (message as Noted)[AUTH] = auth;
     },
@@ -233,10 +243,10 @@ export function createTracing(
       refusedSpan(tracer, propagator, request, timing, error);
     },
 
-    traceId: (exchange) => serverSpans.get(exchange)?.spanContext().traceId,
+    traceId: (exchange) => traceOf(exchange)?.server.spanContext().traceId,
 
     spanRef(exchange) {
-      const span = serverSpans.get(exchange);
+      const span = traceOf(exchange)?.server;
       if (!span) return undefined;
       const { traceId, spanId } = span.spanContext();
       return { traceId, spanId };

@@ -78,7 +78,8 @@ async function timedClose(gateway: RunningGateway, limitMs: number): Promise<num
 
 /** The session's call with this id has reached its upstream (it is in flight on a connection). */
 function inFlight(gateway: RunningGateway, sessionId: string, requestId: number) {
-  return () => gateway.app.runtime.sessions.get(sessionId)?.inflight?.find((e) => e.requestId === requestId)?.connection;
+  return () =>
+    gateway.app.runtime.sessions.get(sessionId)?.inflight?.find((e) => e.requestId === requestId)?.connection;
 }
 
 describe('closing the gateway after cancelled calls', () => {

@@ -10,8 +10,8 @@ const { values: flags } = parseArgs({
   options: {
     a: { type: 'string', default: 'switchboard-secured' },
     b: { type: 'string' },
-    'a-env': { type: 'string', default: '' },
-    'b-env': { type: 'string', default: '' },
+    'a-env': { type: 'string', multiple: true, default: [] },
+    'b-env': { type: 'string', multiple: true, default: [] },
     cell: { type: 'string', default: 'echo-c10' },
     duration: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '5' },
@@ -23,14 +23,17 @@ const names = [flags.a!, flags.b ?? flags.a!];
 for (const name of names)
   if (!ALL_TARGETS.includes(name as TargetName)) throw new Error(`unknown target ${name}`);
 
-/** `K=V,K=V`: set in this process while the target starts (BENCH_OFF is read here, the rest by the gateway). */
-const envOf = (text: string): Record<string, string> =>
-  Object.fromEntries(
-    text
-      .split(',')
-      .filter(Boolean)
-      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
-  );
+/** `--a-env K=V` (repeated for more variables; V may hold commas, as BENCH_OFF's list does): set in this process
+ * while the target starts (BENCH_OFF is read here, the rest by the gateway). */
+function envOf(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`--a-env/--b-env take NAME=VALUE, not "${pair}"`);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
+}
 
 const upstream = compileUpstream();
 async function start(name: string, env: Record<string, string>): Promise<RunningTarget> {
@@ -67,7 +70,7 @@ try {
   }
   const sorted = [...differences].sort((x, y) => x - y);
   console.log(
-    `A = ${names[0]} ${flags['a-env']}, B = ${names[1]} ${flags['b-env']}, ${cell.id}: ` +
+    `A = ${names[0]} ${flags['a-env']!.join(' ')}, B = ${names[1]} ${flags['b-env']!.join(' ')}, ${cell.id}: ` +
       `median B - A ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} µs/call (rounds: ${differences.map((d) => d.toFixed(0)).join(' ')})`,
   );
   failed = false;

@@ -5,8 +5,9 @@ import type { Exchange } from './sessions.js';
 import { Slots } from './slots.js';
 
 export class Inflight {
-  /** A connection's entry stays while the connection does; its requests come and go in slots (slots.ts). */
-  private readonly byConnection = new Map<Connection, Slots<Exchange>>();
+  /** A connection's entry lives as long as the connection (weakly held: a per-session connection, once closed,
+   * must not be kept); its requests come and go in slots (slots.ts). */
+  private readonly byConnection = new WeakMap<Connection, Slots<Exchange>>();
 
   /** Returns the slot `delete` takes. */
   add(connection: Connection, exchange: Exchange): number {

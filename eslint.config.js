@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.conformance/', 'bench/results/'] },
+  { ignores: ['dist/', 'dist-*/', 'node_modules/', 'coverage/', '.conformance/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

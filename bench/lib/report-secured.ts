@@ -7,7 +7,13 @@ import type { Results } from './report.js';
 import { benchSampling, securedParts } from './secured.js';
 
 export const BARE = 'switchboard-stdio';
-export const SECURED = ['switchboard-policy', 'switchboard-apikey', 'switchboard-jwt', 'switchboard-secured'];
+export const SECURED = [
+  'switchboard-policy',
+  'switchboard-apikey',
+  'switchboard-jwt',
+  'switchboard-g8',
+  'switchboard-secured',
+];
 /** The bare gateway with `redis:` on (one replica): what sharing sessions through Redis costs per call (G10). */
 export const SHARED = ['switchboard-redis'];
 
@@ -15,6 +21,7 @@ const WHAT: Record<string, string> = {
   'switchboard-policy': '`policy:` of 20 rules + audit log (flush)',
   'switchboard-apikey': 'API-key auth',
   'switchboard-jwt': 'JWT auth (RS256, verified once per token, then cached)',
+  'switchboard-g8': 'G8 as defined: API key + 50 rules (CEL) + audit (flush) + metrics',
   'switchboard-secured': `API key + 50 rules (CEL, limits, guard) + edge limit + audit (flush) + tracing ${benchSampling()} + metrics`,
   'switchboard-redis': '`redis:` on the local Redis (sessions shared; one replica)',
 };

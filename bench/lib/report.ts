@@ -236,7 +236,7 @@ export function goalsTable(results: Results, targets: string[]): string {
         (v) => v <= 25,
       );
     }
-    if (target === 'switchboard-secured') {
+    if (target === 'switchboard-g8' || target === 'switchboard-secured') {
       const rate = m('echo-c10', 'callsPerSecond') / d('echo-c10', 'callsPerSecond');
       check('G8', 'throughput vs direct, C=10 (≥ 1.5×)', target, rate, '×', (v) => v >= 1.5);
     }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 export type SecuredTargetName =
-  'switchboard-policy' | 'switchboard-apikey' | 'switchboard-jwt' | 'switchboard-secured';
+  'switchboard-policy' | 'switchboard-apikey' | 'switchboard-jwt' | 'switchboard-g8' | 'switchboard-secured';
 
 export interface SecuredSetup {
   /** Merged into the generated gateway config (`auth:`, `policy:`). */
@@ -194,6 +194,22 @@ export async function securedSetup(name: SecuredTargetName, resource: string): P
         config: { auth: { resource, ...auth } },
         authorization: () => header,
         stop: async () => {},
+      };
+    }
+    case 'switchboard-g8': {
+      // G8 as PERFORMANCE.md defines the secured path, and nothing more: an API key, 50 rules with CEL, the audit
+      // log (`flush`) and metrics. switchboard-secured adds limits, guards, the edge limit and tracing.
+      const { auth, header } = apiKey();
+      const { audit, stop } = benchAudit();
+      return {
+        config: {
+          auth: { resource, ...auth },
+          policy: benchPolicy(50, true),
+          audit,
+          telemetry: { metrics: true },
+        },
+        authorization: () => header,
+        stop,
       };
     }
     case 'switchboard-secured': {

@@ -15,6 +15,9 @@ import { benchRedis } from './redis.js';
 import { securedSetup, type SecuredTargetName } from './secured.js';
 
 export const GATEWAY_CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
+/** The CLI a gateway target runs: dist/cli.js, or BENCH_CLI's (read as each target starts, so side-by-side.ts can
+ * set it for one side and compare two builds: a copy of an earlier dist/ beside it, such as dist-before/cli.js). */
+const gatewayCli = () => (process.env.BENCH_CLI ? path.resolve(process.env.BENCH_CLI) : GATEWAY_CLI);
 const START_TIMEOUT_MS = 60_000;
 const logDir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-'));
 
@@ -52,6 +55,7 @@ export const ALL_TARGETS: TargetName[] = [
   'switchboard-policy',
   'switchboard-apikey',
   'switchboard-jwt',
+  'switchboard-g8',
   'switchboard-secured',
   'switchboard-redis',
 ];
@@ -63,6 +67,7 @@ export const ALL_TARGETS: TargetName[] = [
  */
 export const TARGET_CELLS: Partial<Record<TargetName, readonly string[]>> = {
   'switchboard-policy': ['echo-c10', 'echo-c50', 'list'],
+  'switchboard-g8': ['echo-c10', 'echo-c50'],
   'switchboard-secured': ['echo-c10', 'echo-c50', 'list'],
   'switchboard-apikey': ['echo-c10'],
   'switchboard-jwt': ['echo-c10'],
@@ -229,9 +234,10 @@ export async function startTarget(
       case 'switchboard-policy':
       case 'switchboard-apikey':
       case 'switchboard-jwt':
+      case 'switchboard-g8':
       case 'switchboard-secured': {
-        if (!existsSync(GATEWAY_CLI))
-          throw new Error(`${GATEWAY_CLI} is missing: run \`npm run build\` first`);
+        const cli = gatewayCli();
+        if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
         const upstreams: Record<string, unknown> = {};
         for (let i = 0; i < shape.upstreams; i++) {
           const upstreamName = shape.upstreams > 1 ? `u${i}` : 'up';
@@ -262,16 +268,7 @@ export async function startTarget(
         writeFileSync(config, JSON.stringify(content, null, 2));
         const first = shape.upstreams > 1 ? 'u0' : 'up';
         // The CLI as users run it, secured targets included (their audit log, limits and tracing are config).
-        const gatewayArgs = [
-          GATEWAY_CLI,
-          'serve',
-          '--config',
-          config,
-          '--host',
-          '127.0.0.1',
-          '--port',
-          String(port),
-        ];
+        const gatewayArgs = [cli, 'serve', '--config', config, '--host', '127.0.0.1', '--port', String(port)];
         const authorization = secured?.authorization;
         const args = [...gatewayNodeArgs, ...gatewayArgs];
         const gateway = await started(name, args, url, `${first}__echo`, authorization?.());

@@ -28,6 +28,8 @@ export const tokenDigest: (token: string) => string =
 
 export class ApiKeys {
   private keys = new Map<string, Stored>();
+  /** Counts `replace`s: what a connection remembered of an earlier set no longer holds (auth-connection-keys). */
+  generation = 0;
 
   constructor(entries: readonly ApiKeyEntry[] = []) {
     this.replace(entries);
@@ -54,6 +56,7 @@ export class ApiKeys {
       next.set(digest.toString('base64'), { principal });
     }
     this.keys = next;
+    this.generation++;
   }
 
   /**

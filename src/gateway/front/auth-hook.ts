@@ -88,7 +88,7 @@ export function registerAuth(
     };
     let outcome: Principal | Promise<Principal>;
     try {
-      outcome = verify(request.headers);
+      outcome = verify(request.headers, request.raw.socket);
     } catch (error) {
       return refuse(error);
     }

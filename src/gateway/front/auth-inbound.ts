@@ -1,11 +1,13 @@
 // Inbound auth as configured under `auth:`: one bearer token, tried as an API key first (exact digest match),
 // else as a JWT when it has a JWT's shape and `jwt` is configured, else by introspection. The cached path (an
-// API key, a token verified before) is one SHA-256 and one map lookup, and returns without a promise.
+// API key, a token verified before) is one SHA-256 and one map lookup, and returns without a promise; an API key
+// presented again on the same connection is not even hashed (auth-connection-keys.ts).
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { Principal } from '../../policy/types.js';
 import type { AuthConfig } from '../config-auth.js';
 import { ApiKeys, tokenDigest } from './auth-api-keys.js';
+import { ConnectionKeys } from './auth-connection-keys.js';
 import { Challenges } from './auth-challenge.js';
 import { hasScopes } from './auth-claims.js';
 import { Introspector } from './auth-introspection.js';
@@ -38,14 +40,27 @@ export function createInboundAuth(config: AuthConfig, log: Logger): InboundAuth 
   };
   const scopedAsync = (pending: Promise<Principal>) => pending.then(scoped);
 
-  const authenticate = (headers: IncomingHttpHeaders): Principal | Promise<Principal> => {
-    const token = bearerCandidate(headers.authorization);
+  const connections = new ConnectionKeys();
+  const authenticate = (
+    headers: IncomingHttpHeaders,
+    connection?: object,
+  ): Principal | Promise<Principal> => {
+    const header = headers.authorization;
+    // The same header on the same connection as an API key before it: that key's principal, with no hash.
+    if (connection !== undefined && header !== undefined) {
+      const known = connections.recall(connection, header, apiKeys.generation);
+      if (known) return known;
+    }
+    const token = bearerCandidate(header);
     if (token === undefined) throw challenges.missing();
     if (token instanceof Malformed) throw challenges.invalid('invalid_request', token.reason);
     // The cached path: one hash, then map lookups. Whatever is found passed every check when it was stored.
     const key = tokenDigest(token);
     const byKey = apiKeys.match(key);
-    if (byKey) return byKey;
+    if (byKey) {
+      if (connection !== undefined) connections.remember(connection, header!, byKey, apiKeys.generation);
+      return byKey;
+    }
     const known = jwt?.cached(key) ?? introspection?.cached(key);
     if (known) return scoped(known);
     if (!isB64Token(token)) throw challenges.invalid('invalid_request', MALFORMED_TOKEN.reason);

@@ -8,8 +8,12 @@ import type { Principal } from '../../policy/types.js';
 /**
  * Establishes the principal of one HTTP request from its headers; throws (or rejects with) a GatewayError to
  * refuse it. A Principal, not a promise, whenever no I/O is needed: the cached path allocates no promise.
+ * `connection` (the request's socket) lets a mode remember what a keep-alive connection proved before.
  */
-export type Authenticate = (headers: IncomingHttpHeaders) => Principal | Promise<Principal>;
+export type Authenticate = (
+  headers: IncomingHttpHeaders,
+  connection?: object,
+) => Principal | Promise<Principal>;
 
 export const ANONYMOUS: Principal = Object.freeze({
   subject: 'anonymous',

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { CALL_CELLS, measureCell } from './lib/cells.js';
 import { compileUpstream } from './lib/compile.js';
+import { median } from './lib/report.js';
 import { ALL_TARGETS, finishLogs, startTarget, type RunningTarget, type TargetName } from './lib/targets.js';
 
 const { values: flags } = parseArgs({
@@ -68,10 +69,9 @@ try {
         `B ${b.rootCpuPerCallUs.toFixed(0)} µs/call (${b.callsPerSecond.toFixed(0)} calls/s, ${b.errors} errors), B - A ${difference.toFixed(1)}`,
     );
   }
-  const sorted = [...differences].sort((x, y) => x - y);
   console.log(
     `A = ${names[0]} ${flags['a-env']!.join(' ')}, B = ${names[1]} ${flags['b-env']!.join(' ')}, ${cell.id}: ` +
-      `median B - A ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} µs/call (rounds: ${differences.map((d) => d.toFixed(0)).join(' ')})`,
+      `median B - A ${median(differences).toFixed(1)} µs/call (rounds: ${differences.map((d) => d.toFixed(0)).join(' ')})`,
   );
   failed = false;
 } finally {

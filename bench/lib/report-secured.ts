@@ -3,7 +3,7 @@
 // to back in it) before the median, so a noisy round moves both figures together instead of showing up as a
 // difference.
 import type { Cell } from './cells.js';
-import type { Results } from './report.js';
+import { median, type Results } from './report.js';
 import { benchSampling, securedParts } from './secured.js';
 
 export const BARE = 'switchboard-stdio';
@@ -25,13 +25,6 @@ const WHAT: Record<string, string> = {
   'switchboard-secured': `API key + 50 rules (CEL, limits, guard) + edge limit + audit (flush) + tracing ${benchSampling()} + metrics`,
   'switchboard-redis': '`redis:` on the local Redis (sessions shared; one replica)',
 };
-
-function median(values: number[]): number {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function med(results: Results, cell: string, target: string, field: string): number {
   const rounds = results[cell]?.[target] ?? [];

@@ -12,7 +12,8 @@ const GATEWAYS = ['switchboard-stdio', 'switchboard-http', ...SECURED, ...SHARED
 /** Whether the target ran the cell at all (the secured targets run only some). */
 const ran = (results: Results, cell: string, target: string) => (results[cell]?.[target]?.length ?? 0) > 0;
 
-function median(values: number[]): number {
+/** The median of the finite values (the mean of the middle two for an even count); NaN when there are none. */
+export function median(values: number[]): number {
   const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (finite.length === 0) return NaN;
   const mid = finite.length >> 1;

@@ -54,7 +54,6 @@ const LIST = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
 
 describe('an API key remembered per connection', () => {
   let gateway: RunningGateway;
-  let agent: http.Agent;
   beforeAll(async () => {
     gateway = await startGateway({
       upstreams: { a: basicStdio('a') },
@@ -70,7 +69,7 @@ describe('an API key remembered per connection', () => {
   afterAll(() => gateway?.close());
 
   it('accepts only the very header it proved: a near-miss, a longer and a shorter one are refused', async () => {
-    agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       expect(await post(gateway, agent, as(KEY_A))).toMatchObject({ status: 200 });
       const attempts = [
@@ -93,7 +92,7 @@ describe('an API key remembered per connection', () => {
   });
 
   it("never lends one client's principal to another on a shared connection (as behind a proxy)", async () => {
-    agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const alice = await post(gateway, agent, as(KEY_A));
       const bob = await post(gateway, agent, as(KEY_B));
@@ -123,7 +122,7 @@ describe('an API key remembered per connection', () => {
       upstreams: { a: basicStdio('a') },
       auth: { resource: RESOURCE, apiKeys: [{ subject: 'alice', sha256: sha256(KEY_A) }] },
     });
-    agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       expect((await post(own, agent, as(KEY_A))).status).toBe(200);
       expect((await post(own, agent, as(KEY_A))).status).toBe(200);

@@ -17,6 +17,7 @@ import type { Outcome, RequestObserver } from '../pipeline/observe.js';
 import type { Exchange } from '../session/sessions.js';
 import { installedAuditExport } from './otlp-hook.js';
 import { clip, isoNow, principalFields, sessionHasher, shapeOf, traceIdOf } from './record.js';
+import { CallLines } from './call-line.js';
 import { AuditSink, type SpanRef } from './sink.js';
 
 export const AUDITED_METHODS = ['tools/call', 'prompts/get', 'resources/read', 'completion/complete'];
@@ -73,6 +74,7 @@ export function createAudit(
   const exported = config.otlp ? installedAuditExport() : undefined;
   if (exported) sink.mirror = exported.mirror;
   const session = sessionHasher(config.hashKey);
+  const lines = new CallLines();
   const wait = config.durability !== 'buffered';
 
   const observer: RequestObserver = {
@@ -81,13 +83,34 @@ export function createAudit(
       const params = request.params as Record<string, any> | undefined;
       const traced = tracedId?.(exchange);
       const span = typeof traced === 'object' ? traced : undefined;
-      const traceId = span ? span.traceId : (traced ?? traceIdOf(params?._meta));
+      const traceId = span ? span.traceId : ((traced as string | undefined) ?? traceIdOf(params?._meta));
       sink.callBegun();
       return {
         end(outcome: Outcome, error?: GatewayError) {
           sink.callEnded();
           const { name, target } = named(router, request);
           const upstream = exchange.connection?.upstream.name ?? target?.upstream;
+          if (!exported) {
+            // No mirror needs the record as an object: its text is written straight from its parts.
+            const text = lines.fieldsText(
+              {
+                time: isoNow(),
+                method: request.method,
+                name,
+                upstream,
+                original: target?.original,
+                principal: exchange.principal,
+                session: session(exchange.session.id),
+                outcome: typeof outcome === 'number' ? 'error' : outcome,
+                error: error && { code: error.code, kind: error.kind, message: error.message },
+                durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+                traceId,
+                args: carriedArgs(request.method, params),
+              },
+              target,
+            );
+            return sink.append(text, wait, span);
+          }
           // Filled field by field in the record's order, not spread from conditional objects: this runs for
           // every audited call (measured: ~0.1 µs so, ~0.3 µs with the spreads).
           const record: Record<string, unknown> = { time: isoNow(), event: 'call', method: request.method };
@@ -218,8 +241,13 @@ function named(router: Router, request: JSONRPCRequest): { name?: string; target
   }
 }
 
+/** What a request carries besides its name (only its shape is ever recorded); undefined when nothing. */
+function carriedArgs(method: string, params: Record<string, any> | undefined): unknown {
+  return method === 'completion/complete' ? params?.argument : params?.arguments;
+}
+
 /** The shape of what a request carries besides its name (never a value); undefined when it carries none. */
 function argsShape(method: string, params: Record<string, any> | undefined): unknown {
-  const carried = method === 'completion/complete' ? params?.argument : params?.arguments;
+  const carried = carriedArgs(method, params);
   return carried === undefined ? undefined : shapeOf(carried);
 }

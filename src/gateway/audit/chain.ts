@@ -27,7 +27,12 @@ export function hasher(key?: string): Hasher {
  * `seq` and `prev` first and no `hash` field.
  */
 export function unsealedLine(body: string, seq: number, prev: string): string {
-  return `{"seq":${seq},"prev":"${prev}",${body.slice(1)}`;
+  return unsealedFromFields(body.slice(1), seq, prev);
+}
+
+/** The same from the body's text after its opening brace (its fields and closing brace), as the sink keeps it. */
+export function unsealedFromFields(fields: string, seq: number, prev: string): string {
+  return `{"seq":${seq},"prev":"${prev}",${fields}`;
 }
 
 /** The sealed line: the unsealed one with `"hash"` as its last field. */

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
 import type { AuditConfig } from '../config-audit.js';
-import { GENESIS, hasher, sealedLine, unsealedLine, type Hasher } from './chain.js';
+import { GENESIS, hasher, sealedLine, unsealedFromFields, type Hasher } from './chain.js';
 import { chainEnd, rotatedFiles, rotatedName, sizeOf } from './files.js';
 import { LineBuffer } from './line-buffer.js';
 
@@ -28,6 +28,7 @@ export interface AuditMirror {
 }
 
 interface Batch {
+  /** Each record's JSON text after its opening brace: sealing puts `seq` and `prev` in front of it. */
   bodies: string[];
   /** What the mirror captured of each body (present only while a mirror is set). */
   captured?: unknown[];
@@ -87,15 +88,18 @@ export class AuditSink {
   }
 
   /**
-   * Queues one record (a plain object; serialised now, chained when its batch is written). With `wait`, and
+   * Queues one record: a plain object (serialised now), or its JSON text after the opening brace (the fields and
+   * the closing brace, as call-line.ts writes it); chained when its batch is written. With `wait`, and
    * durability flush or fsync, returns a promise that settles when the record is written (rejecting while the
    * sink fails, unless `onFailure: continue`).
    */
-  append(record: object, wait: boolean, span?: SpanRef): Promise<void> | undefined {
+  append(record: object | string, wait: boolean, span?: SpanRef): Promise<void> | undefined {
     const batch = this.batch;
-    batch.bodies.push(JSON.stringify(record));
-    if (this.mirror)
-      (batch.captured ??= []).push(this.mirror.capture(record as Record<string, unknown>, span));
+    batch.bodies.push(typeof record === 'string' ? record : JSON.stringify(record).slice(1));
+    if (this.mirror) {
+      const object = typeof record === 'string' ? JSON.parse(`{${record}`) : record;
+      (batch.captured ??= []).push(this.mirror.capture(object as Record<string, unknown>, span));
+    }
     this.schedule();
     if (!wait || this.config.durability === 'buffered') return undefined;
     if (!batch.waiting) {
@@ -178,7 +182,7 @@ export class AuditSink {
     if (mirrored) batch.sealed = { lines: [], hashes: [], first: seq + 1 };
     this.lines.begin();
     for (const body of batch.bodies) {
-      const unsealed = unsealedLine(body, ++seq, prev);
+      const unsealed = unsealedFromFields(body, ++seq, prev);
       const digest = this.hash(unsealed);
       this.lines.add(unsealed, digest);
       prev = digest;

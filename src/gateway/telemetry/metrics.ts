@@ -2,13 +2,14 @@
 // method, upstream and tool (an observer), decisions (rate-limit refusals, denials by rule), and gauges read at
 // scrape time (sessions, upstream state, quarantined tools). Every label value comes from the config or the
 // catalogue, never from the wire as it is, so a client cannot grow the series without bound.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { GatewayError } from '../../errors.js';
 import type { DecisionEvent } from '../../policy/decisions.js';
 import type { UpstreamState } from '../../upstreams/pool.js';
 import type { Outcome, RequestObserver } from '../pipeline/observe.js';
 import { ROUTED_METHODS } from '../pipeline/handle.js';
+import { PlainHistogram } from './plain-histogram.js';
 import { RequestSeries, type RequestLabels } from './request-series.js';
 
 /** The tool label of a tools/call whose name the catalogue does not know (typos, probes, made-up names). */
@@ -86,12 +87,12 @@ export class GatewayMetrics {
     'Calls refused by policy: deny, guard, block (secrets) and approve (not approved); rule empty when none named it',
     ['rule', 'effect'],
   );
-  private readonly auditWrites = new Histogram({
-    name: 'switchboard_audit_write_seconds',
-    help: 'Time to write a batch of audit records',
-    buckets: AUDIT_BUCKETS,
-    registers: [this.registry],
-  });
+  private readonly auditWrites = new PlainHistogram(
+    this.registry,
+    'switchboard_audit_write_seconds',
+    'Time to write a batch of audit records',
+    AUDIT_BUCKETS,
+  );
 
   constructor(private readonly sources: MetricsSources) {
     const inFlight = () => this.inFlight;

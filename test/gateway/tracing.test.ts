@@ -2,6 +2,7 @@
 // upstream that records what reaches it, and the SDK's Client: spans by the MCP conventions, W3C trace context
 // passed on to the upstream (headers and `_meta`) and taken from the client (the same two ways), sampling.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { SamplingDecision, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -220,6 +221,33 @@ describe('tracing (telemetry.otlp)', () => {
     });
     expect(receiver.spans.filter((s) => s.traceId === traceId && s.kind === CLIENT)).toEqual([]);
     expect(upstream.requests.slice(before).some((r) => r.body.includes('"tools/call"'))).toBe(false);
+  });
+
+  it('the trace context is added to params without losing any of them, an own __proto__ key included', async () => {
+    const client = await connect(gateway.url);
+    const forwarded: Record<string, unknown>[] = [];
+    try {
+      for (const params of [
+        '{"name":"rec__echo","arguments":{"text":"a"},"extra":1}',
+        '{"name":"rec__echo","arguments":{"text":"b"},"__proto__":{"polluted":true},"extra":2}',
+        '{"name":"rec__echo","arguments":{"text":"c"},"_meta":{"mine":"kept"},"extra":3}',
+      ]) {
+        await client.request({ method: 'tools/call', params: JSON.parse(params) }, CallToolResultSchema);
+        const request = upstream.requests.filter((r) => r.body.includes('"tools/call"')).at(-1)!;
+        forwarded.push(JSON.parse(request.body).params);
+      }
+    } finally {
+      await client.close();
+    }
+    for (const [i, params] of forwarded.entries()) {
+      expect(params.extra).toBe(i + 1);
+      expect(params.arguments).toEqual({ text: 'abc'[i] });
+      expect((params._meta as Record<string, string>).traceparent).toMatch(/^00-[\da-f]{32}-[\da-f]{16}-01$/);
+    }
+    expect(Object.hasOwn(forwarded[1], '__proto__')).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(forwarded[1], '__proto__')!.value).toEqual({ polluted: true });
+    expect(Object.getPrototypeOf(forwarded[0])).toBe(Object.prototype);
+    expect((forwarded[2]._meta as Record<string, string>).mine).toBe('kept');
   });
 
   it('the traced gateway did load the OpenTelemetry SDK (the probe the untraced test relies on sees it)', async () => {

@@ -101,6 +101,7 @@ export function createAudit(
                 original: target?.original,
                 principal: exchange.principal,
                 session: session(exchange.session.id),
+                sessionKey: exchange.session,
                 outcome: typeof outcome === 'number' ? 'error' : outcome,
                 error: error && { code: error.code, kind: error.kind, message: error.message },
                 durationMs: Math.round((performance.now() - started) * 1000) / 1000,

@@ -1,7 +1,7 @@
 // A call record's JSON text, written straight from its parts: the same bytes `JSON.stringify` gives the record
 // object (audit.ts builds that object only when a mirror needs it), with the parts that repeat from call to call
-// (the item's names; the principal and hashed session) serialised once and reused. In place on the bench's G8
-// target, `JSON.stringify` of the record took ~3.6 µs of every call's CPU.
+// (the item's names; per session, the principal and hashed session) serialised once and reused. In place on the
+// bench's G8 target, `JSON.stringify` of the record took ~3.6 µs of every call's CPU.
 import type { Principal } from '../../policy/types.js';
 import { clip, principalFields, shapeOf } from './record.js';
 
@@ -15,6 +15,9 @@ export interface CallFields {
   readonly principal: Principal;
   /** The session id as the record shows it (already hashed). */
   readonly session: string;
+  /** The session's own object: the principal and session text is remembered by it (a session keeps one
+   * principal, where one principal, an API key's, may have many sessions at once). */
+  readonly sessionKey?: object;
   readonly outcome: string;
   readonly error?: { readonly code: number; readonly kind: string; readonly message: string };
   readonly durationMs: number;
@@ -31,17 +34,21 @@ interface ItemText {
   readonly text: string;
 }
 
-/** Remembered per principal object: its text with the session it was made for (a connection keeps one). */
+/** Remembered per session object: the principal and session text, for the principal and id it was made for. */
 interface WhoText {
+  readonly principal: Principal;
   readonly session: string;
   readonly text: string;
 }
+
+/** The outcomes a record can have, as JSON. */
+const OUTCOMES = new Map(['ok', 'isError', 'cancelled', 'error'].map((o) => [o, JSON.stringify(o)]));
 
 const json = JSON.stringify;
 
 export class CallLines {
   private readonly items = new WeakMap<object, ItemText>();
-  private readonly who = new WeakMap<Principal, WhoText>();
+  private readonly who = new WeakMap<object, WhoText>();
   private readonly methods = new Map<string, string>();
 
   /**
@@ -51,12 +58,13 @@ export class CallLines {
   fieldsText(fields: CallFields, item: object | undefined): string {
     let out = `"time":"${fields.time}","event":"call",${this.methodText(fields.method)}`;
     out += this.itemText(fields, item);
-    out += this.whoText(fields.principal, fields.session);
-    out += `,"outcome":${json(fields.outcome)}`;
+    out += this.whoText(fields);
+    out += `,"outcome":${OUTCOMES.get(fields.outcome) ?? json(fields.outcome)}`;
     if (fields.error)
       out += `,"error":${json({ code: fields.error.code, kind: fields.error.kind, message: clip(fields.error.message) })}`;
-    // A finite number's JSON is its String(); durations always are.
-    out += `,"durationMs":${json(fields.durationMs)}`;
+    // A finite number's JSON is its String() (durations always are finite); anything else goes through JSON.
+    const duration = fields.durationMs;
+    out += `,"durationMs":${Number.isFinite(duration) ? `${duration}` : json(duration)}`;
     if (fields.traceId) out += `,"traceId":${json(fields.traceId)}`;
     if (fields.args !== undefined) out += `,"args":${json(shapeOf(fields.args))}`;
     return `${out}}`;
@@ -85,11 +93,11 @@ export class CallLines {
     return text;
   }
 
-  private whoText(principal: Principal, session: string): string {
-    const known = this.who.get(principal);
-    if (known && known.session === session) return known.text;
+  private whoText({ principal, session, sessionKey }: CallFields): string {
+    const known = sessionKey && this.who.get(sessionKey);
+    if (known && known.principal === principal && known.session === session) return known.text;
     const text = `,"principal":${json(principalFields(principal))},"session":${json(session)}`;
-    this.who.set(principal, { session, text });
+    if (sessionKey) this.who.set(sessionKey, { principal, session, text });
     return text;
   }
 }

@@ -138,7 +138,8 @@ async function send(
   try {
     // Frozen: the SDK sends `{ ...request, jsonrpc, id }`, and on Node 20 optimised code gives each such object
     // a hidden class of its own when the spread source is a plain literal (~1.7 µs a call, and every inline cache
-    // that later sees the message goes megamorphic). From a frozen source V8 copies into a shared class.
+    // that later sees the message goes megamorphic). From a frozen source V8 copies into a shared class. Node 22
+    // has no such cost; the freeze costs it ~0.05 µs.
     const request = Object.freeze({ method, params });
     const result = await connection.client.request(request as any, passthroughResult, {
       // The SDK's request reads only `aborted`, `reason`, `throwIfAborted` and an 'abort' listener of it (1.x's

@@ -2,6 +2,7 @@
 // at scrape time: prom-client's own observe hashes the (empty) label set and writes a keyed map on every call,
 // which for the audit write latency is once per batch of records on the call path.
 import type { Registry } from 'prom-client';
+import { countInBucket } from './request-series.js';
 
 export class PlainHistogram {
   private count = 0;
@@ -30,12 +31,7 @@ export class PlainHistogram {
   observe(value: number): void {
     this.count++;
     this.sum += value;
-    const { bounds } = this;
-    for (let i = 0; i < bounds.length; i++)
-      if (value <= bounds[i]) {
-        this.buckets[i]++;
-        return;
-      }
+    countInBucket(this.bounds, this.buckets, value);
   }
 
   /** The samples prom-client's own histogram gives: cumulative `_bucket`s by `le` (then +Inf), `_sum`, `_count`. */

@@ -63,12 +63,7 @@ export class RequestSeries {
     }
     series.count++;
     series.sum += seconds;
-    const { bounds } = this;
-    for (let i = 0; i < bounds.length; i++)
-      if (seconds <= bounds[i]) {
-        series.buckets[i]++;
-        break;
-      }
+    countInBucket(this.bounds, series.buckets, seconds);
   }
 
   /** Prometheus histogram samples as prom-client's own histogram gives them: cumulative `_bucket`s by `le` (then
@@ -97,4 +92,13 @@ export class RequestSeries {
     out.push({ metricName: `${name}_count`, labels: {}, sharedLabels: shared, value: series.count });
     return out;
   }
+}
+
+/** Counts `value` in the first bucket whose bound it does not exceed (none: only +Inf, which is the count). */
+export function countInBucket(bounds: readonly number[], buckets: number[], value: number): void {
+  for (let i = 0; i < bounds.length; i++)
+    if (value <= bounds[i]) {
+      buckets[i]++;
+      return;
+    }
 }

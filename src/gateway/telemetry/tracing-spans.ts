@@ -31,6 +31,7 @@ import {
   recordOutcome,
   toolError,
   unsampledHop,
+  withMeta,
   type Carrier,
 } from './span-details.js';
 
@@ -153,7 +154,7 @@ export function createTracing(
       const meta = metaWithout(params);
       propagator.inject(hop, meta, defaultTextMapSetter);
       return {
-        params: { ...params, _meta: meta },
+        params: withMeta(params, meta),
         end(error, value) {
           if (!span) return;
           if (error !== undefined) recordError(span, error);

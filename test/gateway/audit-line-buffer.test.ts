@@ -11,7 +11,7 @@ const hash = hasher();
 function expected(bodies: string[], prev: string): string {
   return bodies
     .map((body, i) => {
-      const unsealed = unsealedLine(body, i + 1, prev);
+      const unsealed = unsealedLine(body.slice(1), i + 1, prev);
       prev = hash(unsealed);
       return `${sealedLine(unsealed, prev)}\n`;
     })
@@ -21,7 +21,7 @@ function expected(bodies: string[], prev: string): string {
 function encoded(buffer: LineBuffer, bodies: string[], prev: string): Buffer {
   buffer.begin();
   bodies.forEach((body, i) => {
-    const unsealed = unsealedLine(body, i + 1, prev);
+    const unsealed = unsealedLine(body.slice(1), i + 1, prev);
     prev = hash(unsealed);
     buffer.add(unsealed, prev);
   });

@@ -112,8 +112,9 @@ export function createAudit(
             );
             return sink.append(text, wait, span);
           }
-          // Filled field by field in the record's order, not spread from conditional objects: this runs for
-          // every audited call (measured: ~0.1 µs so, ~0.3 µs with the spreads).
+          // A mirror needs the object: built here rather than parsed back from the text (which measured ~6 µs a
+          // call more on the bench's secured target). Filled field by field in the record's order, as
+          // call-line.ts writes it, not spread from conditional objects (~0.1 µs so, ~0.3 µs with the spreads).
           const record: Record<string, unknown> = { time: isoNow(), event: 'call', method: request.method };
           if (name !== undefined) record.name = clip(name);
           if (upstream !== undefined) record.upstream = upstream;

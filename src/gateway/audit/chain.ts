@@ -23,15 +23,10 @@ export function hasher(key?: string): Hasher {
 }
 
 /**
- * What a record's hash is taken of, from its body serialised as a JSON object (`{"time":...}`): the line with
- * `seq` and `prev` first and no `hash` field.
+ * What a record's hash is taken of, from the text of its body (a JSON object) after the opening brace: the line
+ * with `seq` and `prev` first and no `hash` field.
  */
-export function unsealedLine(body: string, seq: number, prev: string): string {
-  return unsealedFromFields(body.slice(1), seq, prev);
-}
-
-/** The same from the body's text after its opening brace (its fields and closing brace), as the sink keeps it. */
-export function unsealedFromFields(fields: string, seq: number, prev: string): string {
+export function unsealedLine(fields: string, seq: number, prev: string): string {
   return `{"seq":${seq},"prev":"${prev}",${fields}`;
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
 import type { AuditConfig } from '../config-audit.js';
-import { GENESIS, hasher, sealedLine, unsealedFromFields, type Hasher } from './chain.js';
+import { GENESIS, hasher, sealedLine, unsealedLine, type Hasher } from './chain.js';
 import { chainEnd, rotatedFiles, rotatedName, sizeOf } from './files.js';
 import { LineBuffer } from './line-buffer.js';
 
@@ -182,7 +182,7 @@ export class AuditSink {
     if (mirrored) batch.sealed = { lines: [], hashes: [], first: seq + 1 };
     this.lines.begin();
     for (const body of batch.bodies) {
-      const unsealed = unsealedFromFields(body, ++seq, prev);
+      const unsealed = unsealedLine(body, ++seq, prev);
       const digest = this.hash(unsealed);
       this.lines.add(unsealed, digest);
       prev = digest;

@@ -5,12 +5,8 @@ import type { Registry } from 'prom-client';
 
 export type RequestLabels = { readonly method: string; readonly upstream: string; readonly tool: string };
 
-interface Series {
+interface Series extends Tally {
   readonly labels: RequestLabels;
-  count: number;
-  sum: number;
-  /** Observations per bucket (not cumulative): index i counts values <= bounds[i] and > bounds[i-1]. */
-  readonly buckets: number[];
 }
 
 /** What the registry asks of a metric: its name, help, type, and its values when scraped. */
@@ -66,32 +62,37 @@ export class RequestSeries {
     countInBucket(this.bounds, series.buckets, seconds);
   }
 
-  /** Prometheus histogram samples as prom-client's own histogram gives them: cumulative `_bucket`s by `le` (then
-   * +Inf), `_sum` and `_count`, the series' labels shared by all of them. */
   private histogramValues(series: Series): unknown[] {
-    const name = this.histogramName;
-    const shared = series.labels;
-    const out: unknown[] = [];
-    let cumulative = 0;
-    this.bounds.forEach((bound, i) => {
-      cumulative += series.buckets[i];
-      out.push({
-        metricName: `${name}_bucket`,
-        labels: { le: bound },
-        sharedLabels: shared,
-        value: cumulative,
-      });
-    });
-    out.push({
-      metricName: `${name}_bucket`,
-      labels: { le: '+Inf' },
-      sharedLabels: shared,
-      value: series.count,
-    });
-    out.push({ metricName: `${name}_sum`, labels: {}, sharedLabels: shared, value: series.sum });
-    out.push({ metricName: `${name}_count`, labels: {}, sharedLabels: shared, value: series.count });
-    return out;
+    return histogramSamples(this.histogramName, this.bounds, series, series.labels);
   }
+}
+
+/** A histogram's counts: how many observations and their sum, and per bucket (not cumulative: index i counts
+ * values <= bounds[i] and > bounds[i-1]). */
+export interface Tally {
+  count: number;
+  sum: number;
+  readonly buckets: number[];
+}
+
+/** Prometheus histogram samples as prom-client's own histogram gives them: cumulative `_bucket`s by `le` (then
+ * +Inf), `_sum` and `_count`, each with the series' labels when it has any. */
+export function histogramSamples(
+  name: string,
+  bounds: readonly number[],
+  tally: Tally,
+  sharedLabels?: RequestLabels,
+): unknown[] {
+  const bucket = `${name}_bucket`;
+  let cumulative = 0;
+  const out: unknown[] = bounds.map((bound, i) => {
+    cumulative += tally.buckets[i];
+    return { metricName: bucket, labels: { le: bound }, sharedLabels, value: cumulative };
+  });
+  out.push({ metricName: bucket, labels: { le: '+Inf' }, sharedLabels, value: tally.count });
+  out.push({ metricName: `${name}_sum`, labels: {}, sharedLabels, value: tally.sum });
+  out.push({ metricName: `${name}_count`, labels: {}, sharedLabels, value: tally.count });
+  return out;
 }
 
 /** Counts `value` in the first bucket whose bound it does not exceed (none: only +Inf, which is the count). */

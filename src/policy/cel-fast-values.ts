@@ -66,10 +66,16 @@ function codePoints(text: string): number {
 
 /** `size(x)` and `x.size()`: an int (a BigInt, as cel-js's). */
 export function sizeOf(value: unknown): unknown {
-  if (typeof value === 'string') return BigInt(codePoints(value));
+  const count = sizeCount(value);
+  return count === UNSURE ? UNSURE : BigInt(count);
+}
+
+/** The size as a plain number (for a comparison with an int literal, which needs no BigInt), or UNSURE. */
+export function sizeCount(value: unknown): number | Unsure {
+  if (typeof value === 'string') return codePoints(value);
   if (!deepTyped(value)) return UNSURE;
-  if (isList(value)) return BigInt(value.length);
-  if (isMap(value)) return BigInt(Object.keys(value).length);
+  if (isList(value)) return value.length;
+  if (isMap(value)) return Object.keys(value).length;
   return UNSURE;
 }
 

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CallLines, type CallFields } from '../../src/gateway/audit/call-line.js';
-import { clip, isoAt, principalFields, shapeOf } from '../../src/gateway/audit/record.js';
+import { clip, durationText, isoAt, principalFields, shapeOf } from '../../src/gateway/audit/record.js';
 import type { Principal } from '../../src/policy/types.js';
 
 /** The record object as audit.ts builds it when a mirror needs it, field by field in the same order. */
@@ -54,7 +54,10 @@ const fields = (who: fc.Arbitrary<Principal>) =>
       session: text,
       outcome: fc.constantFrom('ok', 'isError', 'cancelled', 'error'),
       error: fc.record({ code: fc.integer(), kind: text, message: text }),
-      durationMs: fc.double({ min: 0, max: 1e7, noNaN: true }).map((d) => Math.round(d * 1000) / 1000),
+      durationMs: fc.oneof(
+        fc.double({ min: 0, max: 1e7, noNaN: true }).map((d) => Math.round(d * 1000) / 1000),
+        fc.double({ noNaN: true }),
+      ),
       traceId: fc.oneof(
         fc.constant(''),
         fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 32, maxLength: 32 }),
@@ -119,6 +122,21 @@ describe('the record time', () => {
         }
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('the record duration', () => {
+  it('is String’s own text for durations rounded to the microsecond, and for any other number', () => {
+    const rounded = fc
+      .oneof(fc.double({ min: 0, max: 10, noNaN: true }), fc.double({ min: 0, max: 2 ** 44, noNaN: true }))
+      .map((d) => Math.round(d * 1000) / 1000);
+    const edges = fc.constantFrom(0, -0, 0.001, 0.999, 1, 8_796_093_022.207, 8_796_093_022.208, 1e21, -1.5);
+    fc.assert(
+      fc.property(fc.oneof(rounded, edges, fc.double()), (ms) => {
+        expect(durationText(ms)).toBe(String(ms));
+      }),
+      { numRuns: 2000 },
     );
   });
 });

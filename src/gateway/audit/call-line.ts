@@ -3,7 +3,7 @@
 // (the item's names; per session, the principal and hashed session) serialised once and reused. In place on the
 // bench's G8 target, `JSON.stringify` of the record took ~3.6 µs of every call's CPU.
 import type { Principal } from '../../policy/types.js';
-import { clip, principalFields, shapeOf } from './record.js';
+import { clip, durationText, principalFields, shapeOf } from './record.js';
 
 /** The fields of one call record, in the record's order (see audit.ts). */
 export interface CallFields {
@@ -64,7 +64,7 @@ export class CallLines {
       out += `,"error":${json({ code: fields.error.code, kind: fields.error.kind, message: clip(fields.error.message) })}`;
     // A finite number's JSON is its String() (durations always are finite); anything else goes through JSON.
     const duration = fields.durationMs;
-    out += `,"durationMs":${Number.isFinite(duration) ? `${duration}` : json(duration)}`;
+    out += `,"durationMs":${Number.isFinite(duration) ? durationText(duration) : json(duration)}`;
     if (fields.traceId) out += `,"traceId":${json(fields.traceId)}`;
     if (fields.args !== undefined) out += `,"args":${json(shapeOf(fields.args))}`;
     return `${out}}`;

@@ -188,8 +188,9 @@ function list(args: unknown): Fast | undefined {
 function sizeAgainstInt(args: unknown, compare: (a: never, b: never) => boolean): Fast | undefined {
   if (!Array.isArray(args) || args.length !== 2) return undefined;
   const [left, right] = args as [unknown, unknown];
-  const sizeFirst = sizeOperand(left) !== undefined;
-  const counted = sizeFirst ? sizeOperand(left) : sizeOperand(right);
+  const leftCounted = sizeOperand(left);
+  const sizeFirst = leftCounted !== undefined;
+  const counted = sizeFirst ? leftCounted : sizeOperand(right);
   const limit = intLiteral(sizeFirst ? right : left);
   if (counted === undefined || limit === undefined) return undefined;
   const operand = compile(counted);

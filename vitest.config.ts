@@ -2,6 +2,7 @@
 // Vitest's default on two cores is one file at a time (15.4 min), yet files spend much of their time waiting on
 // child processes and sockets: two at a time take ~11 min. The files that time a whole cluster (three replicas,
 // haproxy, Redis) or a kill against their clients run afterwards, one at a time, on a quieter machine.
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 /** The files that run alone, after the others. */
@@ -24,7 +25,8 @@ export default defineConfig({
           name: 'shared',
           include: ['test/**/*.test.ts'],
           exclude: ALONE,
-          maxWorkers: 2,
+          // Vitest's own default (one fewer than the cores), but never fewer than two.
+          maxWorkers: Math.max(2, availableParallelism() - 1),
           sequence: { groupOrder: 0 },
         },
       },

@@ -1,11 +1,11 @@
 // Vitest config: real servers and processes start in tests, so timeouts are generous and files run in forks.
 // Vitest's default on two cores is one file at a time (15.4 min), yet files spend much of their time waiting on
-// child processes and sockets: two at a time take ~11 min. The files that time a whole cluster (three replicas,
-// haproxy, Redis) or a kill against their clients run afterwards, one at a time, on a quieter machine.
+// child processes and sockets: two at a time take ~11 min. The files whose timing a busy machine upsets (the
+// replicas sharing Redis, haproxy and kills in test/cluster; pins-modes) run afterwards, one at a time.
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
-/** The files that run alone, after the others. */
+/** The files that run alone, after the others (under two at a time, sigkill.test.ts failed once). */
 const ALONE = [
   'test/cluster/**/*.test.ts',
   'test/gateway/cluster-*.test.ts',

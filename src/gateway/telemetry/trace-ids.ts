@@ -1,5 +1,5 @@
-// Trace and span ids for the gateway's spans, cut from a pooled buffer of crypto randomness, and the root
-// sampling decision taken on such an id before the SDK is asked: an unsampled request never reaches the SDK.
+// Trace and span ids for the gateway's spans, cut from a pooled buffer of crypto randomness, and the span an
+// unsampled root request carries: its ids, passed on, and nothing recorded.
 import { randomFillSync } from 'node:crypto';
 import { trace, TraceFlags, type Span } from '@opentelemetry/api';
 import type { IdGenerator } from '@opentelemetry/sdk-trace-base';
@@ -10,25 +10,13 @@ const POOL_BYTES = 24 * 256;
 export class PooledIds implements IdGenerator {
   private readonly pool = Buffer.allocUnsafe(POOL_BYTES);
   private offset = POOL_BYTES;
-  /** The trace id the next root span must take: the one its sampling decision was made on. */
-  private preset: string | undefined;
 
   generateTraceId(): string {
-    const id = this.preset;
-    if (id !== undefined) {
-      this.preset = undefined;
-      return id;
-    }
     return this.hex(16);
   }
 
   generateSpanId(): string {
     return this.hex(8);
-  }
-
-  /** The SDK's next root span takes `traceId` (set just before that span is started, cleared just after). */
-  presetTraceId(traceId: string | undefined): void {
-    this.preset = traceId;
   }
 
   private hex(bytes: number): string {

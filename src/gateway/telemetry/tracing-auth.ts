@@ -11,9 +11,9 @@ import {
   trace,
   type Span,
   type TextMapPropagator,
-  type Tracer,
 } from '@opentelemetry/api';
 import { ERROR_KINDS, GatewayError } from '../../errors.js';
+import type { SpanRecorder } from './recorded-span.js';
 
 /** What the auth hook noted of one request: performance.now() times, how the caller was identified. */
 export interface AuthTiming {
@@ -32,26 +32,19 @@ export interface RefusedRequest {
 }
 
 /** The `auth` child of `parent` (a recording span), with the hook's own times. */
-export function authSpan(tracer: Tracer, parent: Span, timing: AuthTiming, error?: unknown): void {
-  const span = tracer.startSpan(
-    'auth',
-    {
-      kind: SpanKind.INTERNAL,
-      startTime: timing.start,
-      attributes: {
-        'switchboard.auth.method': timing.via ?? 'none',
-        'switchboard.auth.outcome': error === undefined ? 'ok' : refusalKind(error),
-      },
-    },
-    trace.setSpan(ROOT_CONTEXT, parent),
-  );
+export function authSpan(spans: SpanRecorder, parent: Span, timing: AuthTiming, error?: unknown): void {
+  const attributes = {
+    'switchboard.auth.method': timing.via ?? 'none',
+    'switchboard.auth.outcome': error === undefined ? 'ok' : refusalKind(error),
+  };
+  const span = spans.child('auth', SpanKind.INTERNAL, parent, attributes, timing.start);
   if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: refusalKind(error) });
   span.end(timing.end);
 }
 
 /** A SERVER span for a request the auth hook refused (sampled as any request: the client's flag wins). */
 export function refusedSpan(
-  tracer: Tracer,
+  spans: SpanRecorder,
   propagator: TextMapPropagator,
   request: RefusedRequest,
   timing: AuthTiming,
@@ -60,10 +53,12 @@ export function refusedSpan(
   const { traceparent, tracestate } = request.headers;
   const parent =
     typeof traceparent === 'string'
-      ? propagator.extract(ROOT_CONTEXT, { traceparent, tracestate }, defaultTextMapGetter)
-      : ROOT_CONTEXT;
+      ? trace.getSpanContext(
+          propagator.extract(ROOT_CONTEXT, { traceparent, tracestate }, defaultTextMapGetter),
+        )
+      : undefined;
   const name = request.route ? `${request.method} ${request.route}` : request.method;
-  const span = tracer.startSpan(name, { kind: SpanKind.SERVER, startTime: timing.start }, parent);
+  const span = spans.first(name, SpanKind.SERVER, parent, timing.start);
   if (!span.isRecording()) return;
   const kind = refusalKind(error);
   span.setAttributes({
@@ -74,7 +69,7 @@ export function refusedSpan(
   });
   // The kind only: a refusal's message may quote what the client sent.
   span.setStatus({ code: SpanStatusCode.ERROR, message: kind });
-  authSpan(tracer, span, timing, error);
+  authSpan(spans, span, timing, error);
   span.end(timing.end);
 }
 

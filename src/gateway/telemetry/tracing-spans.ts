@@ -1,8 +1,9 @@
 // The gateway's spans, by the OpenTelemetry MCP semantic conventions: a SERVER span per client request
 // (`tools/call get_weather`) with an `auth` child, one INTERNAL `policy` span for the stages' checks with their
 // decisions as events, and a CLIENT span per upstream request whose W3C trace context rides in `params._meta` (and
-// in the HTTP headers, see upstreams/http-transport.ts). An unsampled root request never reaches the SDK: ids of
-// its own and the context passed upstream. Names, ids and outcomes only: never an argument value nor an error's text.
+// in the HTTP headers, see upstreams/http-transport.ts). Spans are recorded by recorded-span.ts and exported by the
+// SDK; an unsampled request records nothing: ids of its own and the context passed upstream. Names, ids and
+// outcomes only: never an argument value nor an error's text.
 import {
   defaultTextMapGetter,
   defaultTextMapSetter,
@@ -10,19 +11,17 @@ import {
   SpanKind,
   trace,
   type Attributes,
-  type Context,
   type Span,
   type TextMapPropagator,
-  type Tracer,
 } from '@opentelemetry/api';
 import type { Policy } from '../../policy/types.js';
 import type { Upstream } from '../../upstreams/pool.js';
 import { hashSessionId } from '../logger.js';
 import type { Exchange, Session } from '../session/sessions.js';
 import { bounded } from '../wire/jsonrpc.js';
+import type { SpanRecorder } from './recorded-span.js';
 import { authSpan, refusedSpan, type AuthTiming } from './tracing-auth.js';
 import type { GatewayTracing, UpstreamSpan } from './tracing-hooks.js';
-import { unsampledRoot, type PooledIds } from './trace-ids.js';
 import {
   attributesOf,
   described,
@@ -46,25 +45,18 @@ type Noted = { [AUTH]?: AuthTiming; [HEADERS]?: Carrier };
 interface RequestTrace {
   /** Its SERVER span: the trace id the audit record carries, an unsampled upstream hop's parent. */
   readonly server: Span;
-  /** The context a sampled request's next span starts in (its server span, or the policy span while its checks
+  /** The span a sampled request's next span is a child of (its server span, or the policy span while its checks
    * run): carried by the exchange, since no context manager tracks it (explicit-context.ts). */
-  current: Context | undefined;
-  /** A sampled request's policy span while its checks run, and the context to go back to when they end. */
-  checking: { span: Span; parent: Context } | undefined;
+  current: Span | undefined;
+  /** A sampled request's policy span while its checks run, and the span to go back to when they end. */
+  checking: { span: Span; parent: Span } | undefined;
 }
 const traceOf = (exchange: Exchange) => exchange.trace as RequestTrace | undefined;
 
-/** How root requests are sampled: the ids every span takes, and the configured ratio's decision on a trace id. */
-export interface RootSampling {
-  readonly ids: PooledIds;
-  sampled(traceId: string): boolean;
-}
-
 export function createTracing(
-  tracer: Tracer,
+  spans: SpanRecorder,
   propagator: TextMapPropagator,
   flush: () => Promise<void>,
-  roots: RootSampling,
 ): GatewayTracing {
   /** A session id is hashed once per session, not per request. */
   const hashed = new WeakMap<Session, string>();
@@ -94,28 +86,15 @@ export function createTracing(
         // The MCP conventions carry trace context in `_meta`; an HTTP client's headers are the fallback.
         const carrier: Carrier | undefined =
           typeof meta?.traceparent === 'string' ? meta : (request as Noted)[HEADERS];
-        let parent = ROOT_CONTEXT;
-        if (carrier) parent = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
-        else {
-          // A root request (the usual case): the ratio decides on a trace id drawn here, and an unsampled one
-          // never reaches the SDK. A sampled one's span takes that very id, so the decision is the SDK's own.
-          const traceId = roots.ids.generateTraceId();
-          if (!roots.sampled(traceId)) {
-            exchange.trace = {
-              server: unsampledRoot(roots.ids, traceId),
-              current: undefined,
-              checking: undefined,
-            };
-            return undefined;
-          }
-          roots.ids.presetTraceId(traceId);
-        }
+        const parent = carrier
+          ? trace.getSpanContext(propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter))
+          : undefined;
         const method = bounded(request.method);
         const auth = (request as Noted)[AUTH];
-        // Sampling is decided here, once, on the parent and the trace id alone: the name and attributes are
-        // only built for a span that records. The span starts when authentication did, so it holds its child.
-        const span = tracer.startSpan(method, { kind: SpanKind.SERVER, startTime: auth?.start }, parent);
-        roots.ids.presetTraceId(undefined);
+        // Sampling is decided here, once, on the parent or (a root request, the usual case) the ratio on a trace
+        // id drawn here: the name and attributes are only built for a span that records. The span starts when
+        // authentication did, so it holds its child.
+        const span = spans.first(method, SpanKind.SERVER, parent, auth?.start);
         const state: RequestTrace = { server: span, current: undefined, checking: undefined };
         exchange.trace = state;
         // Not sampled: no context switch, no stage spans, nothing to end. The upstream hop still passes this
@@ -128,8 +107,8 @@ export function createTracing(
         attributes['jsonrpc.request.id'] = attributes['rpc.jsonrpc.request_id'] = String(exchange.requestId);
         span.updateName(name);
         span.setAttributes(attributes);
-        if (auth) authSpan(tracer, span, auth);
-        state.current = trace.setSpan(parent, span);
+        if (auth) authSpan(spans, span, auth);
+        state.current = span;
         return {
           end(outcome, error) {
             recordOutcome(span, outcome, error);
@@ -149,10 +128,9 @@ export function createTracing(
       if (parent === undefined) return unsampledHop(state?.server, params);
       const { name, attributes } = described(method, params);
       Object.assign(attributes, attributesOf(upstream, upstreamAttributes));
-      let span: Span | undefined = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
-      const hop = trace.setSpan(parent, span);
+      let span: Span | undefined = spans.child(name, SpanKind.CLIENT, parent, attributes);
       const meta = metaWithout(params);
-      propagator.inject(hop, meta, defaultTextMapSetter);
+      propagator.inject(trace.setSpan(ROOT_CONTEXT, span), meta, defaultTextMapSetter);
       return {
         params: withMeta(params, meta),
         end(error, value) {
@@ -191,13 +169,11 @@ export function createTracing(
           // Only a sampled request has a current context (its SERVER span's).
           const parent = state?.current;
           if (!state || !parent) return next(call);
-          const span = tracer.startSpan(
-            'policy',
-            { attributes: { 'switchboard.policy.stages': stageNames(call.method) } },
-            parent,
-          );
+          const span = spans.child('policy', SpanKind.INTERNAL, parent, {
+            'switchboard.policy.stages': stageNames(call.method),
+          });
           // The stages' decisions become this span's events until the call leaves for its upstream.
-          state.current = trace.setSpan(parent, span);
+          state.current = span;
           state.checking = { span, parent };
           return next(call).then(
             (result) => {
@@ -216,8 +192,7 @@ export function createTracing(
 
     decision(event, where) {
       const exchange = where.exchange as Exchange | undefined;
-      const at = exchange && traceOf(exchange)?.current;
-      const span = at && trace.getSpan(at);
+      const span = exchange && traceOf(exchange)?.current;
       if (!span?.isRecording()) return;
       // Which rule decided what, about which item; the reason's text may quote an argument, so it stays out.
       span.addEvent('switchboard.policy.decision', {
@@ -241,7 +216,7 @@ export function createTracing(
     },
 
     refused(request, timing, error) {
-      refusedSpan(tracer, propagator, request, timing, error);
+      refusedSpan(spans, propagator, request, timing, error);
     },
 
     traceId: (exchange) => traceOf(exchange)?.server.spanContext().traceId,

@@ -1,7 +1,7 @@
 // Starts OpenTelemetry tracing: the NodeSDK with an OTLP/HTTP (JSON) span exporter, a ParentBased(TraceIdRatio)
 // sampler and the W3C trace context propagator, then installs the gateway's span hooks. Imported (dynamically)
 // only when `telemetry.otlp` is configured, before the rest of the gateway is loaded (cli.ts).
-import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { core, NodeSDK } from '@opentelemetry/sdk-node';
 import { ExplicitContextManager } from './explicit-context.js';
@@ -10,8 +10,11 @@ import {
   ParentBasedSampler,
   SamplingDecision,
   TraceIdRatioBasedSampler,
+  type ReadableSpan,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import type { TelemetryConfig } from '../config-telemetry.js';
+import { SpanRecorder, type SpanSink } from './recorded-span.js';
 import { PooledIds } from './trace-ids.js';
 import { installTracing, type GatewayTracing } from './tracing-hooks.js';
 import { createTracing } from './tracing-spans.js';
@@ -57,10 +60,28 @@ export function startTracing(telemetry: TelemetryConfig, version: string): Gatew
   // The gateway decides a root request's sampling itself, with the same ratio sampler on the same trace id.
   const sampled = (traceId: string) =>
     ratio.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED;
-  const tracing = createTracing(trace.getTracer('switchboard', version), propagator, flush, {
-    ids,
-    sampled,
-  });
+  const recorder = new SpanRecorder(sdkSpanSink(processor, version), ids, sampled);
+  const tracing = createTracing(recorder, propagator, flush);
   installTracing(tracing);
   return tracing;
+}
+
+/**
+ * Where the gateway's spans go (the processor), with what the SDK's tracer puts on its own: the resource (the
+ * service name and what the SDK's detectors found) and the instrumentation scope. Read off one span the tracer
+ * starts under a sampled parent and that is never ended, so nothing is exported for it.
+ */
+function sdkSpanSink(processor: SpanProcessor, version: string): SpanSink {
+  const parent = trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceFlags: TraceFlags.SAMPLED,
+    isRemote: true,
+  });
+  const probe = trace
+    .getTracer('switchboard', version)
+    .startSpan('probe', {}, parent) as Partial<ReadableSpan>;
+  if (!probe.resource || !probe.instrumentationScope)
+    throw new Error('the OpenTelemetry SDK gave no recording span to read its resource from');
+  return { processor, resource: probe.resource, instrumentationScope: probe.instrumentationScope };
 }

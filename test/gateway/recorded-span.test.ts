@@ -83,6 +83,21 @@ describe('recorded spans: sampling', () => {
     expect(span.spanContext().traceId).not.toBe('0'.repeat(32));
   });
 
+  it('without a sink (the SDK off) nothing records: a root gets ids of its own, a caller context goes on as it came', () => {
+    const spans = new SpanRecorder(undefined, new PooledIds(), () => true);
+    const root = spans.first('tools/call', SpanKind.SERVER, undefined);
+    expect(root.isRecording()).toBe(false);
+    expect(root.spanContext().traceFlags).toBe(TraceFlags.NONE);
+    expect(root.spanContext().traceId).toMatch(/^(?!0{32})[\da-f]{32}$/);
+    const child = spans.first('tools/call', SpanKind.SERVER, remote(1, 'vendor=d'));
+    expect(child.isRecording()).toBe(false);
+    expect(child.spanContext()).toMatchObject({
+      traceId: PARENT_TRACE,
+      spanId: PARENT_SPAN,
+      traceFlags: TraceFlags.SAMPLED,
+    });
+  });
+
   it('a child shares its parent trace, names it as parent and inherits its trace state', () => {
     const { exporter, processor } = memory();
     const spans = recorder(processor, false);

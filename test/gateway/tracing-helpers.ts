@@ -104,8 +104,12 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-/** `switchboard serve` on port 0 with the given YAML, the module probe preloaded, spans exported quickly. */
-export async function startGatewayProcess(yaml: string): Promise<GatewayProcess> {
+/** `switchboard serve` on port 0 with the given YAML, the module probe preloaded, spans exported quickly; `env`
+ * adds to the environment. */
+export async function startGatewayProcess(
+  yaml: string,
+  env: Record<string, string> = {},
+): Promise<GatewayProcess> {
   const file = path.join(makeTempDir('tracing-'), 'gateway.yaml');
   writeFileSync(file, yaml);
   const child = spawn(
@@ -125,7 +129,7 @@ export async function startGatewayProcess(yaml: string): Promise<GatewayProcess>
     {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, OTEL_BSP_SCHEDULE_DELAY: '50' },
+      env: { ...process.env, OTEL_BSP_SCHEDULE_DELAY: '50', ...env },
     },
   );
   let seen = '';

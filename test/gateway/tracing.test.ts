@@ -280,6 +280,27 @@ describe('tracing at sampling 0, and off', () => {
     }
   });
 
+  it('with OTEL_SDK_DISABLED=true the gateway serves, records no span, and passes a client context on unchanged', async () => {
+    const receiver = await startReceiver();
+    const upstream = await startRecordingUpstream();
+    const gateway = await startGatewayProcess(config(receiver, upstream, 1), { OTEL_SDK_DISABLED: 'true' });
+    try {
+      const client = await connect(gateway.url);
+      await client.callTool({ name: 'rec__echo', arguments: { text: 'root' } });
+      expect(lastUpstreamCall(upstream).headers.traceparent).toMatch(/^00-[\da-f]{32}-[\da-f]{16}-00$/);
+      const traceparent = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
+      await client.callTool({ name: 'rec__echo', arguments: { text: 'child' }, _meta: { traceparent } });
+      expect(lastUpstreamCall(upstream).meta.traceparent).toBe(traceparent);
+      await client.close();
+      await gateway.stop();
+      expect(receiver.spans).toEqual([]);
+    } finally {
+      await gateway.stop();
+      await upstream.close();
+      await receiver.close();
+    }
+  });
+
   it('a ratio samples by trace id as the SDK would: each call passed on with the flag the ratio gives its trace id, and exactly the sampled ones exported', async () => {
     const receiver = await startReceiver();
     const upstream = await startRecordingUpstream();

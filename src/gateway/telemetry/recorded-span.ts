@@ -177,7 +177,8 @@ export class RecordedSpan implements Span, ReadableSpan {
 /** Starts spans the way the SDK's ParentBased(TraceIdRatio) sampler would decide them. */
 export class SpanRecorder {
   constructor(
-    private readonly sink: SpanSink,
+    /** Undefined while the SDK is off (`OTEL_SDK_DISABLED`): nothing is recorded, contexts are still passed on. */
+    private readonly sink: SpanSink | undefined,
     private readonly ids: PooledIds,
     /** The configured ratio's decision on a root request's trace id. */
     private readonly sampled: (traceId: string) => boolean,
@@ -190,6 +191,8 @@ export class SpanRecorder {
    */
   first(name: string, kind: SpanKind, parent: SpanContext | undefined, startMs?: number): Span {
     if (parent && isSpanContextValid(parent)) {
+      // The SDK off: the caller's context goes on as it came, as the API's no-op tracer passes it.
+      if (!this.sink) return trace.wrapSpanContext(parent);
       if ((parent.traceFlags & TraceFlags.SAMPLED) === 0)
         return trace.wrapSpanContext({
           traceId: parent.traceId,
@@ -200,7 +203,7 @@ export class SpanRecorder {
       return this.start(name, kind, parent.traceId, parent, startMs, clockOffset());
     }
     const traceId = this.ids.generateTraceId();
-    if (!this.sampled(traceId)) return unsampledRoot(this.ids, traceId);
+    if (!this.sink || !this.sampled(traceId)) return unsampledRoot(this.ids, traceId);
     return this.start(name, kind, traceId, undefined, startMs, clockOffset());
   }
 
@@ -223,7 +226,8 @@ export class SpanRecorder {
   ): RecordedSpan {
     const id = this.ids.generateSpanId();
     return new RecordedSpan(
-      this.sink,
+      // Only a recording span has children, and none records without a sink (`first`).
+      this.sink!,
       name,
       kind,
       traceId,

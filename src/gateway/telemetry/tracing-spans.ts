@@ -122,7 +122,7 @@ export function createTracing(
       // The checks are done once the call leaves for its upstream: its span is the policy span's sibling.
       const state = traceOf(exchange);
       checked(state);
-      // Only a sampled request has a current context: any other passes its SERVER span's (unsampled) context
+      // Only a sampled request has a current span: any other passes its SERVER span's (unsampled) context
       // on, if it has one, and records no span for the hop.
       const parent = state?.current;
       if (parent === undefined) return unsampledHop(state?.server, params);
@@ -166,7 +166,7 @@ export function createTracing(
         around(call, next) {
           const exchange = (call as { exchange?: Exchange }).exchange;
           const state = exchange && traceOf(exchange);
-          // Only a sampled request has a current context (its SERVER span's).
+          // Only a sampled request has a current span (its SERVER span).
           const parent = state?.current;
           if (!state || !parent) return next(call);
           const span = spans.child('policy', SpanKind.INTERNAL, parent, {

@@ -69,9 +69,10 @@ export function startTracing(telemetry: TelemetryConfig, version: string): Gatew
 /**
  * Where the gateway's spans go (the processor), with what the SDK's tracer puts on its own: the resource (the
  * service name and what the SDK's detectors found) and the instrumentation scope. Read off one span the tracer
- * starts under a sampled parent and that is never ended, so nothing is exported for it.
+ * starts under a sampled parent and that is never ended, so nothing is exported for it. Undefined when the SDK
+ * did not start (`OTEL_SDK_DISABLED=true`): its tracer records nothing, and neither does the gateway then.
  */
-function sdkSpanSink(processor: SpanProcessor, version: string): SpanSink {
+function sdkSpanSink(processor: SpanProcessor, version: string): SpanSink | undefined {
   const parent = trace.setSpanContext(ROOT_CONTEXT, {
     traceId: '0af7651916cd43dd8448eb211c80319c',
     spanId: 'b7ad6b7169203331',
@@ -81,7 +82,6 @@ function sdkSpanSink(processor: SpanProcessor, version: string): SpanSink {
   const probe = trace
     .getTracer('switchboard', version)
     .startSpan('probe', {}, parent) as Partial<ReadableSpan>;
-  if (!probe.resource || !probe.instrumentationScope)
-    throw new Error('the OpenTelemetry SDK gave no recording span to read its resource from');
+  if (!probe.resource || !probe.instrumentationScope) return undefined;
   return { processor, resource: probe.resource, instrumentationScope: probe.instrumentationScope };
 }

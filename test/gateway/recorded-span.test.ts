@@ -151,6 +151,23 @@ describe('recorded spans: what they keep', () => {
     expect(finished[0].status.code).toBe(SpanStatusCode.UNSET);
   });
 
+  it('takes a status as the SDK does: UNSET changes nothing, ERROR may be replaced, OK is final and has no message', () => {
+    const { exporter, processor } = memory();
+    const spans = recorder(processor, true);
+    const failed = spans.first('failed', SpanKind.INTERNAL, undefined);
+    failed.setStatus({ code: SpanStatusCode.ERROR, message: 'first' });
+    failed.setStatus({ code: SpanStatusCode.UNSET });
+    failed.setStatus({ code: SpanStatusCode.ERROR, message: 'second' });
+    failed.end();
+    const ok = spans.first('ok', SpanKind.INTERNAL, undefined);
+    ok.setStatus({ code: SpanStatusCode.OK, message: 'an OK keeps no message' });
+    ok.setStatus({ code: SpanStatusCode.ERROR, message: 'late' });
+    ok.end();
+    const [first, second] = exporter.getFinishedSpans();
+    expect(first.status).toEqual({ code: SpanStatusCode.ERROR, message: 'second' });
+    expect(second.status).toEqual({ code: SpanStatusCode.OK });
+  });
+
   it('never ends before it started, even when given an earlier end', () => {
     const { exporter, processor } = memory();
     const started = performance.now();

@@ -79,7 +79,6 @@ export class RecordedSpan implements Span, ReadableSpan {
     return this.endMs !== undefined;
   }
 
-  // The exporter's times, made only when it asks (off the request's path).
   get resource(): resources.Resource {
     return this.sink.resource;
   }
@@ -88,6 +87,7 @@ export class RecordedSpan implements Span, ReadableSpan {
     return this.sink.instrumentationScope;
   }
 
+  // The exporter's times, made only when it asks (off the request's path).
   get startTime(): HrTime {
     return core.hrTime(this.startMs + this.clockOffsetMs);
   }
@@ -150,8 +150,12 @@ export class RecordedSpan implements Span, ReadableSpan {
     return this;
   }
 
+  /** As the SDK's: UNSET changes nothing, OK is final, and only an ERROR keeps a (string) message. */
   setStatus(status: SpanStatus): this {
-    if (this.endMs === undefined) this.status = { ...status };
+    if (this.endMs !== undefined || status.code === SpanStatusCode.UNSET) return this;
+    if (this.status.code === SpanStatusCode.OK) return this;
+    const error = status.code === SpanStatusCode.ERROR && typeof status.message === 'string';
+    this.status = error ? { code: status.code, message: status.message } : { code: status.code };
     return this;
   }
 

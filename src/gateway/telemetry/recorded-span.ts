@@ -20,7 +20,7 @@ import {
 } from '@opentelemetry/api';
 import { core, type resources } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { unsampledRoot, type PooledIds } from './trace-ids.js';
+import { unsampledSpan, type PooledIds } from './trace-ids.js';
 
 /** The SDK's default span limits (attributes and events per span), kept the same here. */
 const MAX_ATTRIBUTES = 128;
@@ -198,16 +198,11 @@ export class SpanRecorder {
       // The SDK off: the caller's context goes on as it came, as the API's no-op tracer passes it.
       if (!this.sink) return trace.wrapSpanContext(parent);
       if ((parent.traceFlags & TraceFlags.SAMPLED) === 0)
-        return trace.wrapSpanContext({
-          traceId: parent.traceId,
-          spanId: this.ids.generateSpanId(),
-          traceFlags: TraceFlags.NONE,
-          ...(parent.traceState ? { traceState: parent.traceState } : {}),
-        });
+        return unsampledSpan(this.ids, parent.traceId, parent.traceState);
       return this.start(name, kind, parent.traceId, parent, startMs, clockOffset());
     }
     const traceId = this.ids.generateTraceId();
-    if (!this.sink || !this.sampled(traceId)) return unsampledRoot(this.ids, traceId);
+    if (!this.sink || !this.sampled(traceId)) return unsampledSpan(this.ids, traceId);
     return this.start(name, kind, traceId, undefined, startMs, clockOffset());
   }
 

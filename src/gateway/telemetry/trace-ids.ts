@@ -1,7 +1,7 @@
 // Trace and span ids for the gateway's spans, cut from a pooled buffer of crypto randomness, and the span an
-// unsampled root request carries: its ids, passed on, and nothing recorded.
+// unsampled request carries: its ids, passed on, and nothing recorded.
 import { randomFillSync } from 'node:crypto';
-import { trace, TraceFlags, type Span } from '@opentelemetry/api';
+import { trace, TraceFlags, type Span, type TraceState } from '@opentelemetry/api';
 import type { IdGenerator } from '@opentelemetry/sdk-trace-base';
 
 /** Ids for 256 requests per refill: one syscall-free fill instead of a random draw per hex digit. */
@@ -34,8 +34,15 @@ export class PooledIds implements IdGenerator {
   }
 }
 
-/** A span that records nothing for an unsampled root request: its ids are passed on and named in the audit
- * record, as the SDK's own non-recording span's would be. */
-export function unsampledRoot(ids: PooledIds, traceId: string): Span {
-  return trace.wrapSpanContext({ traceId, spanId: ids.generateSpanId(), traceFlags: TraceFlags.NONE });
+/** A span that records nothing for an unsampled request (a root, or the child of a caller's unsampled context,
+ * whose trace state it keeps): its ids are passed on and named in the audit record, as the SDK's own
+ * non-recording span's would be. */
+export function unsampledSpan(ids: PooledIds, traceId: string, traceState?: TraceState): Span {
+  const spanId = ids.generateSpanId();
+  return trace.wrapSpanContext({
+    traceId,
+    spanId,
+    traceFlags: TraceFlags.NONE,
+    ...(traceState ? { traceState } : {}),
+  });
 }

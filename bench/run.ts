@@ -16,7 +16,8 @@ import {
 } from './lib/cells.js';
 import { REPO_ROOT, compileUpstream } from './lib/compile.js';
 import { callTable, goalsTable, idleTable, listTable, med, setupTable, type Results } from './lib/report.js';
-import { securedTable } from './lib/report-secured.js';
+import { BARE, SECURED, SHARED, securedTable } from './lib/report-secured.js';
+import { PAIRS_PER_ROUND, measureSlices } from './lib/slices.js';
 import {
   ALL_TARGETS,
   finishLogs,
@@ -106,6 +107,8 @@ const targets = list<TargetName>(
 if (!targets.includes('direct')) fail('--targets must include direct: every ratio is to direct');
 
 const results: Results = {};
+/** The targets whose cost over the bare gateway is a goal (G8, G10). */
+const PAIRED: string[] = [...SECURED, ...SHARED];
 const upstreamJs = compileUpstream();
 
 /** One group of cells shares an upstream shape; its targets stay up while its rounds run A B A B. */
@@ -149,6 +152,13 @@ async function runGroup(groupCells: Cell[], groupTargets: TargetName[], shape: U
             slot.push({ error: (error as Error).message });
             console.error(`[${round + 1}/${rounds}] ${cell.id} ${name}: FAILED ${(error as Error).message}`);
           }
+        }
+        // G8 and G10 compare with the bare gateway in alternating one-second slices (lib/slices.ts).
+        const bare = running.get(BARE as TargetName);
+        if (cell.kind !== 'call' || !bare) continue;
+        for (const name of order.filter((t) => PAIRED.includes(t) && runsCell(t, cell.id))) {
+          await measureSlices(cell, bare, running.get(name)!, name, results, timing);
+          console.error(`[${round + 1}/${rounds}] ${cell.id} ${name}: slices beside ${BARE} done`);
         }
       }
     }
@@ -242,7 +252,9 @@ const secured = securedTable(results, cells, targets);
 if (secured) {
   sections.push(
     '## Policy, auth and Redis on, against the bare gateway (switchboard-stdio; same stdio upstream)',
-    'CPU vs bare: the difference in the gateway process per round (the two ran back to back), then the median. ' +
+    'Paired: the bare gateway and the target measured in alternating one-second slices (bare, target, target, ' +
+      `bare, ...; ${PAIRS_PER_ROUND} pairs a round), the difference (or ratio) per pair, then the median; ` +
+      '"rounds": the difference per round of the full cells instead. ' +
       'The secured targets run only the cells where policy and auth can cost something.',
     secured,
   );

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { CALL_CELLS, measureCell } from './lib/cells.js';
 import { compileUpstream } from './lib/compile.js';
-import { median } from './lib/report.js';
+import { median } from './lib/median.js';
 import { ALL_TARGETS, finishLogs, startTarget, type RunningTarget, type TargetName } from './lib/targets.js';
 
 const { values: flags } = parseArgs({

@@ -1,10 +1,12 @@
 // What policy, auth and shared sessions cost: each secured target and switchboard-redis next to the bare gateway
-// (switchboard-stdio, same upstream), with the CPU difference and the rate ratio taken per round (both ran back
-// to back in it) before the median, so a noisy round moves both figures together instead of showing up as a
-// difference.
+// (switchboard-stdio, same upstream), with the CPU difference and the rate ratio taken per pair of alternating
+// one-second slices (lib/slices.ts; per round where a run has none) before the median, so a slow stretch of the
+// shared machine moves both figures together instead of showing up as a difference.
 import type { Cell } from './cells.js';
-import { median, type Results } from './report.js';
+import { median } from './median.js';
+import type { Results } from './report.js';
 import { benchSampling, securedParts } from './secured.js';
+import { bareSliceKey, sliceKey } from './slices.js';
 
 export const BARE = 'switchboard-stdio';
 export const SECURED = [
@@ -36,6 +38,16 @@ function paired(results: Results, cell: string, target: string, base: string, fi
   const theirs = results[cell]?.[base] ?? [];
   const value = (r: unknown) => (r as Record<string, number> | undefined)?.[field] ?? NaN;
   return ours.map((r, i) => [value(r), value(theirs[i])] as const);
+}
+
+/**
+ * A target's figure over the bare gateway, median of the differences: from the alternating slices where the run
+ * measured them (lib/slices.ts), else from the rounds.
+ */
+export function overBare(results: Results, cell: string, target: string, field: string, ratio = false) {
+  const sliced = (results[cell]?.[sliceKey(target)]?.length ?? 0) > 0;
+  const [ours, base] = sliced ? [sliceKey(target), bareSliceKey(target)] : [target, BARE];
+  return (ratio ? pairedRatio : pairedDelta)(results, cell, ours, base, field);
 }
 
 /** The median over rounds of (target - base) for one field, pairing the rounds both measured. */
@@ -72,14 +84,15 @@ export function securedTable(results: Results, cells: Cell[], targets: string[])
           : WHAT[target],
         cell.id.replace('-c', ' C='),
         fmt(m(target, 'callsPerSecond')),
-        ratio(pairedRatio(results, cell.id, target, BARE, 'callsPerSecond')),
+        ratio(overBare(results, cell.id, target, 'callsPerSecond', true)),
         list ? '—' : times(m(target, 'callsPerSecond'), m('direct', 'callsPerSecond')),
         fmt(m(target, 'p50Ms'), 2),
-        signed(pairedDelta(results, cell.id, target, BARE, 'p50Ms'), 2),
+        signed(overBare(results, cell.id, target, 'p50Ms'), 2),
         fmt(m(target, 'rootCpuPerCallUs')),
         fmt(m(BARE, 'rootCpuPerCallUs')),
-        signed(pairedDelta(results, cell.id, target, BARE, 'rootCpuPerCallUs')),
-        signed(pairedDelta(results, cell.id, target, BARE, 'rootUserPerCallUs')),
+        signed(overBare(results, cell.id, target, 'rootCpuPerCallUs'), 1),
+        signed(overBare(results, cell.id, target, 'rootUserPerCallUs'), 1),
+        list ? '—' : signed(pairedDelta(results, cell.id, target, BARE, 'rootCpuPerCallUs')),
       ]);
     }
   }
@@ -94,7 +107,13 @@ export function securedTable(results: Results, cells: Cell[], targets: string[])
     'p50 ms',
     'p50 vs bare ms',
   ];
-  header.push('CPU/call proxy µs', 'bare µs', 'CPU vs bare µs (paired)', 'of it user µs (paired)');
+  header.push(
+    'CPU/call proxy µs',
+    'bare µs',
+    'CPU vs bare µs (paired)',
+    'of it user µs (paired)',
+    'CPU vs bare µs (rounds)',
+  );
   const align = header.map((_, i) => (i < 3 ? '---' : '---:'));
   return [header, align, ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
 }

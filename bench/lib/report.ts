@@ -1,7 +1,8 @@
 // Turns the per-round results into Markdown: medians over rounds, ratios to direct and to each peer, and a
 // check of Switchboard's figures against the goals G1-G10 of docs/performance.md where a cell measures them.
 import type { Cell, CellResult } from './cells.js';
-import { BARE, SECURED, SHARED, pairedDelta, pairedRatio } from './report-secured.js';
+import { median } from './median.js';
+import { BARE, SECURED, SHARED, overBare } from './report-secured.js';
 
 /** results[cellId][target] = one result per round (or an error text). */
 export type Results = Record<string, Record<string, (CellResult | { error: string })[]>>;
@@ -11,14 +12,6 @@ const GATEWAYS = ['switchboard-stdio', 'switchboard-http', ...SECURED, ...SHARED
 
 /** Whether the target ran the cell at all (the secured targets run only some). */
 const ran = (results: Results, cell: string, target: string) => (results[cell]?.[target]?.length ?? 0) > 0;
-
-/** The median of the finite values (the mean of the middle two for an even count); NaN when there are none. */
-export function median(values: number[]): number {
-  const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (finite.length === 0) return NaN;
-  const mid = finite.length >> 1;
-  return finite.length % 2 ? finite[mid] : (finite[mid - 1] + finite[mid]) / 2;
-}
 
 /** The median of one numeric field over the rounds that produced a result. */
 export function med(results: Results, cell: string, target: string, field: string): number {
@@ -218,16 +211,16 @@ export function goalsTable(results: Results, targets: string[]): string {
       (v) => v <= 4,
     );
     check('G7', 'tools/list p50, 20 × 50 tools (≤ 2 ms)', target, m('list', 'p50Ms'), ' ms', (v) => v <= 2);
-    // G10: what sharing sessions through Redis costs the gateway per call, paired per round like G8.
+    // G10: what sharing sessions through Redis costs the gateway per call, paired like G8.
     for (const c of SHARED.includes(target) ? [10, 50] : []) {
-      const extra = pairedDelta(results, `echo-c${c}`, target, BARE, 'rootCpuPerCallUs');
+      const extra = overBare(results, `echo-c${c}`, target, 'rootCpuPerCallUs');
       const what = `with redis: on, proxy CPU per echo call over ${BARE}, C=${c}, paired (≤ +50 µs)`;
       check('G10', what, target, extra, ' µs', (v) => v <= 50);
     }
     if (!SECURED.includes(target)) continue;
-    // G8: what policy, auth and a stage cost over the bare gateway, paired per round (see report-secured.ts).
+    // G8: what policy, auth and a stage cost over the bare gateway, paired slice by slice (lib/slices.ts).
     for (const c of [10, 50]) {
-      const extra = pairedDelta(results, `echo-c${c}`, target, BARE, 'rootCpuPerCallUs');
+      const extra = overBare(results, `echo-c${c}`, target, 'rootCpuPerCallUs');
       check(
         'G8',
         `proxy CPU per echo call over ${BARE}, C=${c}, paired (≤ +25 µs)`,
@@ -243,7 +236,7 @@ export function goalsTable(results: Results, targets: string[]): string {
     }
     if (target === 'switchboard-apikey' || target === 'switchboard-jwt') {
       // Issue 11: an auth cell stays within 10% of the unauthenticated figure.
-      const rate = pairedRatio(results, 'echo-c10', target, BARE, 'callsPerSecond');
+      const rate = overBare(results, 'echo-c10', target, 'callsPerSecond', true);
       check('auth', `throughput vs ${BARE}, C=10, paired (≥ 0.9×)`, target, rate, '×', (v) => v >= 0.9);
     }
   }

@@ -51,12 +51,12 @@ export function overBare(results: Results, cell: string, target: string, field: 
 }
 
 /** The median over rounds of (target - base) for one field, pairing the rounds both measured. */
-export function pairedDelta(results: Results, cell: string, target: string, base: string, field: string) {
+function pairedDelta(results: Results, cell: string, target: string, base: string, field: string) {
   return median(paired(results, cell, target, base, field).map(([a, b]) => a - b));
 }
 
 /** The median over rounds of target / base: a round where the whole machine was slow cancels out. */
-export function pairedRatio(results: Results, cell: string, target: string, base: string, field: string) {
+function pairedRatio(results: Results, cell: string, target: string, base: string, field: string) {
   return median(paired(results, cell, target, base, field).map(([a, b]) => (b > 0 ? a / b : NaN)));
 }
 

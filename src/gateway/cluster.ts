@@ -38,6 +38,7 @@ export function shareSessions(
     requestId,
     controller: new CallAbort(),
     related: { send: () => false },
+    internal: true,
   });
   const cluster = new ClusterSessions(bus, new SessionDirectory(redis, ttlMs), sessions, log, ttlMs, {
     notification: (session: Session, notification: JSONRPCNotification) =>

@@ -43,13 +43,16 @@ export class UpstreamCallbacks {
 
   /**
    * The client session a message from this connection belongs to: the session that owns a per-session
-   * connection, or, on a shared one, the only session with requests in flight on it. Otherwise unknown.
+   * connection, or, on a shared one, the only session with requests in flight on it. Otherwise unknown. The
+   * gateway's own requests are not candidates: a log sent during a call while a level passed on for the same
+   * session was still in flight went to that request's stream, which no client reads, and was lost.
    */
   originOf(connection: Connection): Origin | undefined {
     const exchanges = this.inflight.on(connection);
     let latest;
     if (exchanges) {
       for (const exchange of exchanges) {
+        if (exchange.internal) continue;
         if (latest && latest.session !== exchange.session) return undefined;
         latest = exchange;
       }

@@ -127,7 +127,7 @@ export async function followLevel(
 }
 
 function tellLevel(forwarder: Forwarder, exchange: Exchange, upstream: Upstream, level: LoggingLevel) {
-  const sub = { ...exchange, controller: new CallAbort(), connection: undefined };
+  const sub = { ...exchange, controller: new CallAbort(), connection: undefined, internal: true };
   return forwarder
     .value(sub, upstream, 'logging/setLevel', { level })
     .catch((error) => upstream.log.warn({ error: String(error) }, 'logging/setLevel failed'));

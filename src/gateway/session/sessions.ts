@@ -54,6 +54,9 @@ export interface Exchange {
   readonly controller: CallAbort;
   /** Messages tied to this request (progress, logs, server-to-client requests), sent before its response. */
   readonly related: Outlet;
+  /** The gateway's own request on the session's behalf (a log level passed on to an upstream, a request relayed
+   * from another replica's word): no client waits on its stream, so what an upstream sends never goes to it. */
+  readonly internal?: boolean;
   /** The caller's raw token on this request (`Authorization: Bearer`): the subject of a token exchange.
    * Never logged, never forwarded. */
   readonly bearer?: string;

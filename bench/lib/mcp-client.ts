@@ -15,6 +15,8 @@ interface HttpAnswer {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** `performance.now()` when the body's last byte arrived, before this client decoded or parsed anything. */
+  arrivedAt: number;
 }
 
 /** One keep-alive agent for the whole load: C sessions doing one call at a time never need more than C sockets. */
@@ -41,13 +43,15 @@ function send(
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
+        res.on('end', () => {
+          const arrivedAt = performance.now();
           resolve({
             status: res.statusCode ?? 0,
             headers: res.headers,
             body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
+            arrivedAt,
+          });
+        });
         res.on('error', reject);
       },
     );
@@ -135,12 +139,23 @@ export class McpHttpSession {
 
   /** A JSON-RPC request; `paramsJson` is pre-serialised so the load loop does not re-serialise it per call. */
   async request(method: string, paramsJson: string): Promise<JsonRpcAnswer> {
+    return (await this.timedRequest(method, paramsJson)).answer;
+  }
+
+  /**
+   * The same, with when the answer's last byte arrived: the load's latencies end there, as wrk's do, so that
+   * this client parsing a large answer (~2 ms for tools/list's 240 KB here) is not counted as the target's.
+   */
+  async timedRequest(
+    method: string,
+    paramsJson: string,
+  ): Promise<{ answer: JsonRpcAnswer; arrivedAt: number }> {
     const id = this.nextId++;
     const body = `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":${paramsJson}}`;
     const answer = await send(this.url, this.agent, 'POST', this.headers(), body);
     if (answer.status !== 200)
       throw new Error(`${method}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
-    return pickAnswer(answer, id);
+    return { answer: pickAnswer(answer, id), arrivedAt: answer.arrivedAt };
   }
 
   /** DELETE ends the session on the server; failures are ignored (the target may not support it). */

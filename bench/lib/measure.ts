@@ -91,8 +91,10 @@ export async function runLoad(target: Target, options: LoadOptions): Promise<Loa
     while (!stopped) {
       const start = performance.now();
       let failure: string | undefined;
+      let arrived = start;
       try {
-        const answer = await session.request(options.method, options.paramsJson);
+        const { answer, arrivedAt } = await session.timedRequest(options.method, options.paramsJson);
+        arrived = arrivedAt;
         failure = options.check(answer);
       } catch (error) {
         failure = (error as Error).message;
@@ -103,7 +105,7 @@ export async function runLoad(target: Target, options: LoadOptions): Promise<Loa
           firstError ??= failure;
         }
         await sleep(10); // a failing target must not turn the loop into a busy spin
-      } else if (measuring) latencies.push(performance.now() - start);
+      } else if (measuring) latencies.push(arrived - start);
     }
   };
   const loops = sessions.map(loop);

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { CALL_CELLS, measureCell } from './lib/cells.js';
 import { compileUpstream } from './lib/compile.js';
 import { median } from './lib/median.js';
-import { ALL_TARGETS, finishLogs, startTarget, type RunningTarget, type TargetName } from './lib/targets.js';
+import { envOf, startWithEnv } from './lib/target-env.js';
+import { ALL_TARGETS, finishLogs, type RunningTarget, type TargetName } from './lib/targets.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -24,30 +25,8 @@ const names = [flags.a!, flags.b ?? flags.a!];
 for (const name of names)
   if (!ALL_TARGETS.includes(name as TargetName)) throw new Error(`unknown target ${name}`);
 
-/** `--a-env K=V` (repeated for more variables; V may hold commas, as BENCH_OFF's list does): set in this process
- * while the target starts (BENCH_OFF is read here, the rest by the gateway). */
-function envOf(pairs: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf('=');
-    if (at <= 0) throw new Error(`--a-env/--b-env take NAME=VALUE, not "${pair}"`);
-    env[pair.slice(0, at)] = pair.slice(at + 1);
-  }
-  return env;
-}
-
 const upstream = compileUpstream();
-async function start(name: string, env: Record<string, string>): Promise<RunningTarget> {
-  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, env);
-  try {
-    return await startTarget(name as TargetName, upstream, { extraTools: 0, upstreams: 1 });
-  } finally {
-    for (const [key, value] of Object.entries(saved))
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-  }
-}
+const start = (name: string, env: Record<string, string>) => startWithEnv(name as TargetName, upstream, env);
 
 const targets: RunningTarget[] = [];
 let failed = true;

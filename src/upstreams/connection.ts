@@ -8,6 +8,7 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Logger } from 'pino';
+import { deliverResult } from './fast-results.js';
 import type { TokenSource } from './credentials.js';
 import type { SessionBudget } from './session-budget.js';
 import type { OpenedClient, UpstreamSpec } from './transports.js';
@@ -83,7 +84,10 @@ export function routeTraffic<U>(
   opened.client.removeNotificationHandler('notifications/progress');
   const transport = opened.transport;
   const protocol = transport.onmessage!;
+  const client = opened.client;
   transport.onmessage = (message, extra) => {
+    // A plain result goes to its request without the SDK's schema passes (fast-results.ts).
+    if ('result' in message && deliverResult(client, message)) return;
     if (!('method' in message) || 'id' in message || message.method === 'notifications/cancelled') {
       return protocol(message, extra);
     }

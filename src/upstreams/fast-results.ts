@@ -18,18 +18,20 @@ interface ProtocolInternals {
 
 /** SHA-256 of `Protocol.prototype.connect` and `_onresponse` as this mirrors them (SDK 1.32.2): another SDK whose
  * dispatch of responses differs gets no fast path, and test/upstreams/fast-results.test.ts says so. */
-const MIRRORED = {
+export const MIRRORED: Readonly<Record<string, string>> = {
   connect: 'fbc7d890dd79d714a9fe2f3129860b79ad0b9a259597bfc66a9e0f19a1dff531',
   _onresponse: '71acff36110a3e5b2df94c0b6e0e90266f13321a72c78448f8ec8b0e6e715c79',
 };
 
-/** Each mirrored method's SHA-256 in the installed SDK. */
-export function fingerprint(): Record<keyof typeof MIRRORED, string> {
-  const of = (name: keyof typeof MIRRORED) =>
-    createHash('sha256')
-      .update(String((Protocol.prototype as unknown as Record<string, unknown>)[name]))
-      .digest('hex');
-  return { connect: of('connect'), _onresponse: of('_onresponse') };
+/** Each mirrored method's SHA-256 in the installed SDK (what MIRRORED must say for the fast path to apply). */
+export function fingerprint(): Record<string, string> {
+  const methods = Protocol.prototype as unknown as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.keys(MIRRORED).map((name) => [
+      name,
+      createHash('sha256').update(String(methods[name])).digest('hex'),
+    ]),
+  );
 }
 
 let mirrored: boolean | undefined;
@@ -37,7 +39,7 @@ let mirrored: boolean | undefined;
 export function fastResultsApply(): boolean {
   if (mirrored === undefined) {
     const found = fingerprint();
-    mirrored = found.connect === MIRRORED.connect && found._onresponse === MIRRORED._onresponse;
+    mirrored = Object.entries(MIRRORED).every(([name, sha]) => found[name] === sha);
   }
   return mirrored;
 }

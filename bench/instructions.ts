@@ -8,15 +8,12 @@ import { parseArgs } from 'node:util';
 import { callgrindEnv, countedInstructions, ensureValgrind } from './lib/callgrind.js';
 import { compileUpstream } from './lib/compile.js';
 import { createAgent, McpHttpSession } from './lib/mcp-client.js';
-import { envOf, startWithEnv } from './lib/target-env.js';
+import { AB_OPTIONS, envOf, startWithEnv } from './lib/target-env.js';
 import { ALL_TARGETS, finishLogs, GATEWAY_CLI, type TargetName } from './lib/targets.js';
 
 const { values: flags } = parseArgs({
   options: {
-    a: { type: 'string', default: 'switchboard-stdio' },
-    b: { type: 'string', default: 'switchboard-g8' },
-    'a-env': { type: 'string', multiple: true, default: [] },
-    'b-env': { type: 'string', multiple: true, default: [] },
+    ...AB_OPTIONS,
     calls: { type: 'string', default: '1000' },
     warmup: { type: 'string', default: '5000' },
   },

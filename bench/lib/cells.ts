@@ -28,7 +28,7 @@ export interface Timing {
   idleSessions: number;
 }
 
-const ECHO_TEXT = 'e'.repeat(100);
+export const ECHO_TEXT = 'e'.repeat(100);
 const PAYLOAD_BYTES = 100 * 1024;
 
 export const CALL_CELLS: Cell[] = [1, 10, 50].flatMap((concurrency) =>
@@ -48,7 +48,8 @@ function textOf(answer: JsonRpcAnswer): string | undefined {
   return answer.result?.content?.[0]?.text;
 }
 
-function checkCall(tool: 'echo' | 'payload') {
+/** The check of a call cell's answers: no error, and the tool's text at its full length. */
+export function checkCall(tool: 'echo' | 'payload') {
   return (answer: JsonRpcAnswer): string | undefined => {
     if (answer.error) return `JSON-RPC error ${answer.error.code}: ${answer.error.message}`;
     if (answer.result?.isError) return `tool error: ${JSON.stringify(answer.result.content).slice(0, 200)}`;

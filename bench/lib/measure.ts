@@ -39,6 +39,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** `count` sessions opened (initialize + initialized), `parallel` at a time. */
 async function openSessions(target: Target, agent: http.Agent, count: number, parallel: number) {
   const sessions: McpHttpSession[] = [];
   let next = 0;
@@ -78,17 +79,48 @@ export interface LoadOptions {
   check(answer: JsonRpcAnswer): string | undefined;
 }
 
+/** What a session's loop reads: whether its calls count yet, and whether to stop. */
+export interface LoopState {
+  measuring: boolean;
+  stopped: boolean;
+}
+
+/**
+ * Opens `count` sessions and runs `loop` on each through a warm-up, then a measuring window between two /proc
+ * samples of the target's tree; then stops the loops and closes the sessions.
+ */
+export async function runSessions(
+  target: Target,
+  count: number,
+  timing: { warmupMs: number; durationMs: number },
+  loop: (session: McpHttpSession, index: number, state: LoopState) => Promise<void>,
+): Promise<{ seconds: number; before: TreeSample; after: TreeSample }> {
+  const agent = createAgent();
+  const sessions = await openSessions(target, agent, count, 10);
+  const state: LoopState = { measuring: false, stopped: false };
+  const loops = sessions.map((session, index) => loop(session, index, state));
+  await sleep(timing.warmupMs);
+  const before = sampleTree(target.roots);
+  const startedAt = performance.now();
+  state.measuring = true;
+  await sleep(timing.durationMs);
+  state.measuring = false;
+  const seconds = (performance.now() - startedAt) / 1000;
+  const after = sampleTree(target.roots);
+  state.stopped = true;
+  await Promise.all(loops);
+  await closeAll(sessions);
+  agent.destroy();
+  return { seconds, before, after };
+}
+
 /** C sessions, each calling in a closed loop; only calls that finish inside the measuring window count. */
 export async function runLoad(target: Target, options: LoadOptions): Promise<LoadResult> {
-  const agent = createAgent();
-  const sessions = await openSessions(target, agent, options.concurrency, 10);
   const latencies: number[] = [];
-  let measuring = false;
-  let stopped = false;
   let errors = 0;
   let firstError: string | undefined;
-  const loop = async (session: McpHttpSession) => {
-    while (!stopped) {
+  const loop = async (session: McpHttpSession, _index: number, state: LoopState) => {
+    while (!state.stopped) {
       const start = performance.now();
       let failure: string | undefined;
       let arrived = start;
@@ -100,27 +132,15 @@ export async function runLoad(target: Target, options: LoadOptions): Promise<Loa
         failure = (error as Error).message;
       }
       if (failure) {
-        if (measuring) {
+        if (state.measuring) {
           errors++;
           firstError ??= failure;
         }
         await sleep(10); // a failing target must not turn the loop into a busy spin
-      } else if (measuring) latencies.push(arrived - start);
+      } else if (state.measuring) latencies.push(arrived - start);
     }
   };
-  const loops = sessions.map(loop);
-  await sleep(options.warmupMs);
-  const before = sampleTree(target.roots);
-  const startedAt = performance.now();
-  measuring = true;
-  await sleep(options.durationMs);
-  measuring = false;
-  const seconds = (performance.now() - startedAt) / 1000;
-  const after = sampleTree(target.roots);
-  stopped = true;
-  await Promise.all(loops);
-  await closeAll(sessions);
-  agent.destroy();
+  const { seconds, before, after } = await runSessions(target, options.concurrency, options, loop);
   latencies.sort((a, b) => a - b);
   return {
     calls: latencies.length,

@@ -119,12 +119,13 @@ function apiKey(): { auth: Record<string, unknown>; header: string } {
 
 /**
  * The real audit log (`durability: flush`, the default) in a temporary folder of its own, removed when the
- * target stops: every call's answer waits for its record's write, as G8 asks.
+ * target stops: every call's answer waits for its record's write, as G8 asks. BENCH_DURABILITY sets another
+ * durability for an A/B of what the wait costs (`buffered`: the same records, no answer waits).
  */
 function benchAudit(): { audit: Record<string, unknown>; stop(): Promise<void> } {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-bench-audit-'));
   return {
-    audit: { file: path.join(dir, 'audit.jsonl'), durability: 'flush' },
+    audit: { file: path.join(dir, 'audit.jsonl'), durability: process.env.BENCH_DURABILITY ?? 'flush' },
     stop: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }

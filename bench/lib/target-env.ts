@@ -29,3 +29,11 @@ export async function startWithEnv(
       else process.env[key] = value;
   }
 }
+
+/** The flags of the A/B tools (instructions.ts, fixed-rate.ts): targets A and B, and each one's environment. */
+export const AB_OPTIONS = {
+  a: { type: 'string' as const, default: 'switchboard-stdio' },
+  b: { type: 'string' as const, default: 'switchboard-g8' },
+  'a-env': { type: 'string' as const, multiple: true as const, default: [] as string[] },
+  'b-env': { type: 'string' as const, multiple: true as const, default: [] as string[] },
+};

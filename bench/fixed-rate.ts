@@ -38,7 +38,7 @@ try {
       paramsJson: JSON.stringify({ name: target.tool('echo'), arguments: { text: ECHO_TEXT } }),
       warmupMs,
       durationMs: Number(flags.duration) * 1000,
-      check: checkCall('echo') as (answer: unknown) => string | undefined,
+      check: checkCall('echo'),
     });
   const line = (label: string, r: PacedResult) =>
     `${label} ${r.rootCpuPerCallUs.toFixed(1)} µs/call (${r.callsPerSecond.toFixed(0)} calls/s${r.held ? '' : ', rate NOT held'}, ${r.errors} errors)`;

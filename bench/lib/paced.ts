@@ -2,7 +2,7 @@
 // two targets can be compared at the same offered load. The closed loop of the call cells runs each target as
 // fast as it goes, and a slower target then also leaves its peers (upstream, client) idle more often.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { McpHttpSession } from './mcp-client.js';
+import type { JsonRpcAnswer, McpHttpSession } from './mcp-client.js';
 import { runSessions, type LoopState, type Target } from './measure.js';
 
 export interface PacedOptions {
@@ -14,7 +14,7 @@ export interface PacedOptions {
   warmupMs: number;
   durationMs: number;
   /** Checks an answer; returns an error text for a wrong one. */
-  check(answer: unknown): string | undefined;
+  check(answer: JsonRpcAnswer): string | undefined;
 }
 
 export interface PacedResult {
@@ -25,7 +25,6 @@ export interface PacedResult {
   /** The set rate was delivered (within 5 %): a target that falls behind is measured at its own pace instead. */
   held: boolean;
   rootCpuPerCallUs: number;
-  rootUserPerCallUs: number;
 }
 
 /** The share of the set rate a run must reach to count as held. */
@@ -74,6 +73,5 @@ export async function runPacedLoad(target: Target, options: PacedOptions): Promi
     callsPerSecond,
     held: callsPerSecond >= options.rate * HELD,
     rootCpuPerCallUs: calls ? (after.rootCpuUs - before.rootCpuUs) / calls : NaN,
-    rootUserPerCallUs: calls ? (after.rootUserUs - before.rootUserUs) / calls : NaN,
   };
 }

@@ -13,7 +13,7 @@ export const CALLGRIND_CLI = path.join(REPO_ROOT, 'bench', 'lib', 'callgrind-cli
 
 /** Throws with what to install when valgrind or callgrind_control is missing. */
 export function ensureValgrind(): void {
-  for (const tool of ['valgrind', 'callgrind_control']) {
+  for (const tool of ['valgrind', 'callgrind_control', 'callgrind_annotate']) {
     const probe = spawnSync(tool, ['--version'], { encoding: 'utf8' });
     if (probe.error)
       throw new Error(`${tool} not found (${probe.error.message}): apt-get install -y valgrind`);
@@ -34,9 +34,13 @@ export function totalsOf(dump: string): number {
 
 /**
  * Instructions the process under callgrind (its counts going to `out`) executes while `work` runs: counting
- * switched on, the work, switched off, then a dump (`out.N`, N counting up) read back.
+ * switched on, the work, switched off, then a dump (`out.N`, N counting up) read back. Also the dump's path,
+ * for a look by function (`functionCounts`).
  */
-export async function countedInstructions(out: string, work: () => Promise<void>): Promise<number> {
+export async function countedInstructions(
+  out: string,
+  work: () => Promise<void>,
+): Promise<{ total: number; dump: string }> {
   const pid = readFileSync(`${out}.pid`, 'utf8').trim();
   const control = (...args: string[]) =>
     execFileSync('callgrind_control', [...args, pid], { stdio: 'ignore' });
@@ -50,11 +54,35 @@ export async function countedInstructions(out: string, work: () => Promise<void>
     // The dump is complete once its totals line is written (the file's last lines).
     if (dump) {
       const text = readFileSync(dump, 'utf8');
-      if (/^totals:/m.test(text)) return totalsOf(text);
+      if (/^totals:/m.test(text)) return { total: totalsOf(text), dump };
     }
     await sleep(100);
   }
   throw new Error(`callgrind wrote no dump beside ${out} in 30 s`);
+}
+
+/** Where callgrind puts code it finds no symbol for: V8's compiled JavaScript, whose addresses change by run. */
+export const JIT_CODE = 'JavaScript compiled by V8 (no symbols under callgrind)';
+
+/** Instructions by function (exclusive) in `callgrind_annotate`'s listing; V8's compiled code is one entry. */
+export function annotatedCounts(listing: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of listing.split('\n')) {
+    const row = /^\s*([\d,]+) \([^)]*\)\s+(\S.*)$/.exec(line);
+    if (!row || row[2] === 'PROGRAM TOTALS') continue;
+    const name = row[2].startsWith('???:0x') ? JIT_CODE : row[2];
+    counts.set(name, (counts.get(name) ?? 0) + Number(row[1].replaceAll(',', '')));
+  }
+  return counts;
+}
+
+/** A dump's instructions by function, every function listed (callgrind_annotate's threshold at 100 %). */
+export function functionCounts(dump: string): Map<string, number> {
+  const listing = execFileSync('callgrind_annotate', ['--threshold=100', '--auto=no', dump], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return annotatedCounts(listing);
 }
 
 function dumpsOf(out: string): string[] {

@@ -6,10 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  annotatedCounts,
   CALLGRIND_CLI,
   callgrindEnv,
   countedInstructions,
   ensureValgrind,
+  functionCounts,
+  JIT_CODE,
   totalsOf,
 } from '../../bench/lib/callgrind.js';
 
@@ -21,6 +24,26 @@ describe('reading a callgrind dump', () => {
 
   it('refuses a dump without totals (cut short) rather than reading 0', () => {
     expect(() => totalsOf('version: 1\nevents: Ir\nsummary: 0\n')).toThrow(/without a totals/);
+  });
+
+  it("reads callgrind_annotate's listing by function, V8's compiled code (no symbols) as one entry", () => {
+    const listing = [
+      '--------------------------------------------------------------------------------',
+      'Ir                   file:function',
+      '--------------------------------------------------------------------------------',
+      '256,238,726 (100.0%)  PROGRAM TOTALS',
+      '12,800,000 ( 5.00%)  ???:sha256_block_data_order_avx2 [/usr/bin/node]',
+      ' 6,797,000 ( 2.65%)  ???:0x000000000d15c3c0 [???]',
+      ' 3,536,000 ( 1.38%)  ???:0x000000000d2ce5c0 [???]',
+      '   502,000 ( 0.20%)  ./string/../strcmp-avx2.S:__strcmp_avx2 [/usr/lib/x86_64-linux-gnu/libc.so.6]',
+    ].join('\n');
+    expect(annotatedCounts(listing)).toEqual(
+      new Map([
+        ['???:sha256_block_data_order_avx2 [/usr/bin/node]', 12_800_000],
+        [JIT_CODE, 10_333_000],
+        ['./string/../strcmp-avx2.S:__strcmp_avx2 [/usr/lib/x86_64-linux-gnu/libc.so.6]', 502_000],
+      ]),
+    );
   });
 });
 
@@ -67,14 +90,19 @@ describe('counting the instructions of some work in a process under callgrind', 
 
   it('counts the work done between switching counting on and off, and only that', async () => {
     await requests(20, 100_000); // warm: the loop is compiled before anything is counted
-    const idle = await countedInstructions(out, async () => {});
-    const single = await countedInstructions(out, () => requests(5, 200_000));
-    const double = await countedInstructions(out, () => requests(5, 400_000));
+    const idle = (await countedInstructions(out, async () => {})).total;
+    const single = (await countedInstructions(out, () => requests(5, 200_000))).total;
+    const { total: double, dump } = await countedInstructions(out, () => requests(5, 400_000));
     // Nothing done: next to nothing counted (the control requests themselves).
     expect(idle).toBeLessThan(single / 20);
     // Five loops of 200k steps take at least a few instructions a step; twice the steps, about twice as many.
     expect(single).toBeGreaterThan(5 * 200_000 * 2);
     expect(double / single).toBeGreaterThan(1.6);
     expect(double / single).toBeLessThan(2.4);
+    // By function, the loop is V8's compiled code: the largest entry, and most of what was counted.
+    const byFunction = [...functionCounts(dump)].sort((x, y) => y[1] - x[1]);
+    expect(byFunction[0][0]).toBe(JIT_CODE);
+    expect(byFunction[0][1]).toBeGreaterThan(double / 2);
+    expect(byFunction.reduce((sum, [, count]) => sum + count, 0)).toBeLessThanOrEqual(double);
   }, 120_000);
 });

@@ -1,7 +1,8 @@
 // `node --import tsx bench/instructions.ts`: instructions per echo call of two gateway targets (C=1, or
 // `--concurrency` sessions at once), counted by callgrind (lib/callgrind.ts), and B's minus A's; `--top N` also
-// lists the N functions whose count changed most. The count repeats within ~1 % from run to run, so it ranks a
-// change of a few µs on a machine whose CPU time swings by ±30 µs; G1-G10 stay judged in CPU time by run.ts.
+// lists the N functions whose count changed most. The count mostly repeats within ~1 % (a run where V8 took a
+// slow path can be ~9 % off: repeat it), so it ranks a change of a few µs on a machine whose CPU time swings by
+// ±30 µs; G1-G10 stay judged in CPU time by run.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
